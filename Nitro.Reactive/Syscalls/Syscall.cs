@@ -1,0 +1,103 @@
+using Nitro.Reactive.Events;
+
+namespace Nitro.Reactive.Syscalls;
+
+/// <summary>
+/// A system call entry or exit as an OS back end decoded it from a <see cref="NitroEvent"/>:
+/// number, name, process, arguments, decoded values and — on exit — the return value, the
+/// matching entry and the duration.
+/// </summary>
+public sealed class Syscall
+{
+    private static readonly IReadOnlyDictionary<string, object?> s_nothingDecoded =
+        new Dictionary<string, object?>(StringComparer.Ordinal);
+
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="event">The trap it was decoded from.</param>
+    /// <param name="number">The system call number (for Windows: table and index, as in RAX).</param>
+    /// <param name="name">The short name (<c>openat</c>, <c>NtOpenFile</c>).</param>
+    /// <param name="fullName">The kernel's full name (<c>__x64_sys_openat</c>, <c>nt!NtOpenFile</c>).</param>
+    /// <param name="process">The calling process, when known.</param>
+    /// <param name="arguments">The raw arguments.</param>
+    /// <param name="threadId">The calling thread's identity (Linux task pid, Windows thread id), used to pair entries with exits.</param>
+    /// <param name="decoded">Decoded argument values by name (strings, integers, <see cref="Unreadable"/> …).</param>
+    public Syscall(
+        NitroEvent @event,
+        long number,
+        string name,
+        string fullName,
+        Process? process,
+        ArgumentMap arguments,
+        long? threadId = null,
+        IReadOnlyDictionary<string, object?>? decoded = null)
+    {
+        Event = @event ?? throw new ArgumentNullException(nameof(@event));
+        Number = number;
+        Name = name ?? throw new ArgumentNullException(nameof(name));
+        FullName = fullName ?? throw new ArgumentNullException(nameof(fullName));
+        Process = process;
+        Arguments = arguments ?? throw new ArgumentNullException(nameof(arguments));
+        ThreadId = threadId;
+        Decoded = decoded ?? s_nothingDecoded;
+    }
+
+    /// <summary>Gets the trap this call was decoded from.</summary>
+    public NitroEvent Event { get; }
+
+    /// <summary>Gets the system call number.</summary>
+    public long Number { get; }
+
+    /// <summary>Gets the short name.</summary>
+    public string Name { get; }
+
+    /// <summary>Gets the kernel's full name of the handler.</summary>
+    public string FullName { get; }
+
+    /// <summary>Gets the calling process, when the back end could tell.</summary>
+    public Process? Process { get; }
+
+    /// <summary>Gets the raw arguments.</summary>
+    public ArgumentMap Arguments { get; }
+
+    /// <summary>Gets the calling thread's identity, when the back end could tell.</summary>
+    public long? ThreadId { get; }
+
+    /// <summary>Gets decoded argument values by name; empty when nothing was decoded.</summary>
+    public IReadOnlyDictionary<string, object?> Decoded { get; }
+
+    /// <summary>Gets whether this is the entry or the exit.</summary>
+    public SyscallDirection Direction => Event.Direction;
+
+    /// <summary>Gets the vCPU that trapped.</summary>
+    public int Vcpu => Event.Vcpu;
+
+    /// <summary>Gets the return value (RAX, signed) on exit; <see langword="null"/> on entry.</summary>
+    public long? ReturnValue => Event.Direction == SyscallDirection.Exit ? (long)Event.Registers.Rax : null;
+
+    /// <summary>Gets the matching entry of an exit, once paired (<c>PairWithExit</c> or the back end).</summary>
+    public Syscall? Entry { get; private init; }
+
+    /// <summary>Gets the time from the matching entry to this exit, once paired.</summary>
+    public TimeSpan? Duration => Entry is null ? null : TimeSpan.FromTicks((Event.Timestamp - Entry.Event.Timestamp) / 100);
+
+    /// <summary>Returns a copy of this exit linked to its entry.</summary>
+    /// <param name="entry">The entry of the same call.</param>
+    /// <returns>The linked exit.</returns>
+    /// <exception cref="InvalidOperationException">This is not an exit, or <paramref name="entry"/> is not an entry.</exception>
+    public Syscall WithEntry(Syscall entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (Direction != SyscallDirection.Exit || entry.Direction != SyscallDirection.Enter)
+        {
+            throw new InvalidOperationException("Only an exit can be linked, and only to an entry.");
+        }
+
+        return new Syscall(Event, Number, Name, FullName, Process ?? entry.Process, Arguments, ThreadId, Decoded) { Entry = entry };
+    }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        Direction == SyscallDirection.Enter
+            ? $"{Process?.ToString() ?? "?"} {Name}({Number}) enter"
+            : $"{Process?.ToString() ?? "?"} {Name}({Number}) exit = {ReturnValue}";
+}
