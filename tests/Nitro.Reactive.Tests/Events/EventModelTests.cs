@@ -1,0 +1,90 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Nitro.Reactive.Events;
+
+namespace Nitro.Reactive.Tests.Events;
+
+public sealed class EventModelTests
+{
+    [Test]
+    public void Registers_have_the_kvm_regs_layout()
+    {
+        Assert.That(Unsafe.SizeOf<Registers>(), Is.EqualTo(144));
+        Assert.That(Marshal.OffsetOf<Registers>(nameof(Registers.R10)), Is.EqualTo((nint)80));
+        Assert.That(Marshal.OffsetOf<Registers>(nameof(Registers.Rip)), Is.EqualTo((nint)128));
+        Assert.That(Marshal.OffsetOf<Registers>(nameof(Registers.Rflags)), Is.EqualTo((nint)136));
+    }
+
+    [Test]
+    public void SpecialRegisters_have_the_kvm_sregs_layout()
+    {
+        Assert.That(Unsafe.SizeOf<SpecialRegisters>(), Is.EqualTo(312));
+        Assert.That(Unsafe.SizeOf<Segment>(), Is.EqualTo(24));
+        Assert.That(Unsafe.SizeOf<DescriptorTable>(), Is.EqualTo(16));
+        Assert.That(Marshal.OffsetOf<SpecialRegisters>(nameof(SpecialRegisters.Gdt)), Is.EqualTo((nint)192));
+        Assert.That(Marshal.OffsetOf<SpecialRegisters>(nameof(SpecialRegisters.Cr0)), Is.EqualTo((nint)224));
+        Assert.That(Marshal.OffsetOf<SpecialRegisters>(nameof(SpecialRegisters.Cr3)), Is.EqualTo((nint)240));
+        Assert.That(Marshal.OffsetOf<SpecialRegisters>(nameof(SpecialRegisters.ApicBase)), Is.EqualTo((nint)272));
+        Assert.That(Marshal.OffsetOf<SpecialRegisters>(nameof(SpecialRegisters.InterruptBitmap)), Is.EqualTo((nint)280));
+    }
+
+    [Test]
+    public void Event_keeps_a_snapshot_of_the_registers()
+    {
+        var regs = new Registers { Rax = 257, Rdi = 0xffffff9c };
+        var sregs = new SpecialRegisters { Cr3 = 0x1234_5000 | 0x3 | (1UL << 63) };
+        var e = new NitroEvent(2, SyscallDirection.Enter, SyscallMechanism.Syscall, regs, sregs, 42);
+        regs.Rax = 0;
+
+        Assert.That(e.Registers.Rax, Is.EqualTo(257));
+        Assert.That(e.Vcpu, Is.EqualTo(2));
+        Assert.That(e.PageTableRoot, Is.EqualTo(0x1234_5000UL), "PCID and no-flush bits are masked");
+        Assert.That(e.Handle, Is.Null);
+    }
+
+    [Test]
+    public void Handle_reads_and_writes_while_paused_and_refuses_after_resume()
+    {
+        var access = new FakeVcpu();
+        var pause = VcpuHandle.Pause(3, access);
+        var handle = pause.Handle;
+        var regs = handle.GetRegisters();
+        regs.Rax = 7;
+        handle.SetRegisters(regs);
+        Assert.That(access.Regs.Rax, Is.EqualTo(7));
+        Assert.That(handle.IsPaused, Is.True);
+
+        pause.Dispose();
+        pause.Dispose();
+
+        Assert.That(handle.IsPaused, Is.False);
+        var ex = Assert.Throws<VcpuResumedException>(() => handle.GetRegisters());
+        Assert.That(ex!.Vcpu, Is.EqualTo(3));
+        Assert.That(ex.Message, Does.Contain("vCPU 3"));
+        Assert.Throws<VcpuResumedException>(() => handle.SetSpecialRegisters(default));
+    }
+
+    [Test]
+    public void Register_equality_is_bytewise()
+    {
+        var a = new Registers { Rax = 1, R15 = 2 };
+        var b = a;
+        Assert.That(a == b, Is.True);
+        b.R15 = 3;
+        Assert.That(a != b, Is.True);
+    }
+
+    private sealed class FakeVcpu : IVcpuAccess
+    {
+        public Registers Regs;
+        public SpecialRegisters Sregs;
+
+        public void GetRegisters(out Registers registers) => registers = Regs;
+
+        public void SetRegisters(in Registers registers) => Regs = registers;
+
+        public void GetSpecialRegisters(out SpecialRegisters registers) => registers = Sregs;
+
+        public void SetSpecialRegisters(in SpecialRegisters registers) => Sregs = registers;
+    }
+}
