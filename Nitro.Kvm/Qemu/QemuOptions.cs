@@ -1,0 +1,51 @@
+namespace Nitro.Kvm.Qemu;
+
+/// <summary>Which accelerator QEMU uses.</summary>
+public enum QemuAccelerator
+{
+    /// <summary>KVM when <c>/dev/kvm</c> really works (the CPU has VMX or SVM), else TCG.</summary>
+    Auto,
+
+    /// <summary>QEMU's software emulator (TCG).</summary>
+    Tcg,
+
+    /// <summary>Hardware virtualization through <c>/dev/kvm</c>.</summary>
+    Kvm,
+}
+
+/// <summary>How to start a QEMU guest for tracing.</summary>
+public sealed class QemuOptions
+{
+    /// <summary>Gets or sets the kernel image (<c>-kernel</c>).</summary>
+    public required string Kernel { get; set; }
+
+    /// <summary>Gets or sets the initramfs (<c>-initrd</c>), if any.</summary>
+    public string? Initrd { get; set; }
+
+    /// <summary>Gets or sets the kernel command line; <c>console=ttyS0</c> is added when missing.</summary>
+    public string? Append { get; set; }
+
+    /// <summary>Gets or sets the guest RAM in MiB (at most 3072, so that guest physical = file offset).</summary>
+    public int MemoryMiB { get; set; } = 256;
+
+    /// <summary>Gets or sets the number of vCPUs.</summary>
+    public int Vcpus { get; set; } = 1;
+
+    /// <summary>Gets or sets the accelerator.</summary>
+    public QemuAccelerator Accelerator { get; set; } = QemuAccelerator.Auto;
+
+    /// <summary>Gets or sets a value indicating whether the guest starts paused at its first instruction (<c>-S</c>).</summary>
+    public bool StartPaused { get; set; }
+
+    /// <summary>Gets or sets the QEMU binary.</summary>
+    public string QemuPath { get; set; } = "qemu-system-x86_64";
+
+    /// <summary>Gets or sets the directory for sockets and the console log; a new temporary directory when <see langword="null"/>.</summary>
+    public string? WorkDirectory { get; set; }
+
+    /// <summary>Gets or sets the directory of the guest RAM file (<c>/dev/shm</c> by default).</summary>
+    public string MemoryDirectory { get; set; } = "/dev/shm";
+
+    /// <summary>Gets extra QEMU arguments appended as given.</summary>
+    public IList<string> ExtraArguments { get; } = [];
+}
