@@ -42,8 +42,8 @@ namespace Nitro.Reactive.Export;
 /// else is written as its <see cref="object.ToString"/> string.</item>
 /// <item>Strings from the guest are escaped so that every line is valid JSON: quotes, backslashes and control
 /// characters are escaped; other characters of the Basic Multilingual Plane are written as UTF-8, and characters
-/// beyond it (emoji) as escaped surrogate pairs. Lone UTF-16 surrogates
-/// (which have no UTF-8 form) are replaced with U+FFFD.</item>
+/// beyond it (emoji) as escaped surrogate pairs. Lone UTF-16 surrogates (which have no UTF-8 form) are replaced
+/// with U+FFFD by the encoder.</item>
 /// </list>
 /// </remarks>
 public static class SyscallJson
@@ -120,8 +120,8 @@ public static class SyscallJson
         writer.WriteStartObject();
         writer.WriteString(s_time, time[..timeLength]);
         writer.WriteString(s_direction, direction);
-        writer.WriteString(s_name, Sanitize(syscall.Name));
-        writer.WriteString(s_fullName, Sanitize(syscall.FullName));
+        writer.WriteString(s_name, syscall.Name);
+        writer.WriteString(s_fullName, syscall.FullName);
         writer.WriteNumber(s_number, syscall.Number);
         writer.WriteNumber(s_vcpu, @event.Vcpu);
         if (syscall.ThreadId is { } threadId)
@@ -213,7 +213,7 @@ public static class SyscallJson
         }
 
         writer.WriteStartObject();
-        writer.WriteString(s_name, Sanitize(process.Name));
+        writer.WriteString(s_name, process.Name);
         writer.WriteNumber(s_pid, process.Pid);
         if (process.ParentPid is { } parentPid)
         {
@@ -251,7 +251,7 @@ public static class SyscallJson
             return;
         }
 
-        writer.WritePropertyName(Sanitize(key));
+        writer.WritePropertyName(key);
         WriteValue(writer, value, depth: 1);
     }
 
@@ -262,7 +262,7 @@ public static class SyscallJson
         {
             foreach (var pair in concrete)
             {
-                writer.WritePropertyName(Sanitize(pair.Key));
+                writer.WritePropertyName(pair.Key);
                 WriteValue(writer, pair.Value, depth);
             }
         }
@@ -270,7 +270,7 @@ public static class SyscallJson
         {
             foreach (var pair in values)
             {
-                writer.WritePropertyName(Sanitize(pair.Key));
+                writer.WritePropertyName(pair.Key);
                 WriteValue(writer, pair.Value, depth);
             }
         }
@@ -284,7 +284,7 @@ public static class SyscallJson
         var entries = values.GetEnumerator();
         while (entries.MoveNext())
         {
-            writer.WritePropertyName(Sanitize(Convert.ToString(entries.Key, CultureInfo.InvariantCulture) ?? string.Empty));
+            writer.WritePropertyName(Convert.ToString(entries.Key, CultureInfo.InvariantCulture) ?? string.Empty);
             WriteValue(writer, entries.Value, depth);
         }
 
@@ -299,7 +299,7 @@ public static class SyscallJson
                 writer.WriteNullValue();
                 break;
             case string text:
-                writer.WriteStringValue(Sanitize(text));
+                writer.WriteStringValue(text);
                 break;
             case bool flag:
                 writer.WriteBooleanValue(flag);
@@ -333,7 +333,7 @@ public static class SyscallJson
                 writer.WriteEndArray();
                 break;
             default:
-                writer.WriteStringValue(Sanitize(Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty));
+                writer.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty);
                 break;
         }
     }
@@ -357,7 +357,7 @@ public static class SyscallJson
             case Unreadable unreadable:
                 writer.WriteStartObject();
                 WriteHex(writer, s_unreadable, unreadable.Address);
-                writer.WriteString(s_reason, Sanitize(unreadable.Reason));
+                writer.WriteString(s_reason, unreadable.Reason);
                 writer.WriteEndObject();
                 return true;
             case DateTimeOffset time:
@@ -449,14 +449,5 @@ public static class SyscallJson
         destination[1] = (byte)'x';
         value.TryFormat(destination[2..], out var written, "x", CultureInfo.InvariantCulture);
         return written + 2;
-    }
-
-    /// <summary>Replaces lone UTF-16 surrogates with U+FFFD; returns the same instance when there are none.</summary>
-    internal static string Sanitize(string text)
-    {
-        // Valid pairs also take this path; re-encoding leaves them unchanged and only lone halves become U+FFFD.
-        return text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0
-            ? text
-            : Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(text));
     }
 }
