@@ -74,6 +74,7 @@ public sealed class TestScheduler : VirtualTimeScheduler<long, long>
     /// <param name="disposed">The disposal time.</param>
     /// <returns>The recording observer.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The times are not in the order created ≤ subscribed ≤ disposed.</exception>
+    /// <exception cref="InvalidOperationException">The clock is already past <paramref name="created"/> (the scheduler ran before); use one scheduler per test.</exception>
     public ITestableObserver<T> Start<T>(Func<IObservable<T>> create, long created, long subscribed, long disposed)
     {
         ArgumentNullException.ThrowIfNull(create);
@@ -82,6 +83,13 @@ public sealed class TestScheduler : VirtualTimeScheduler<long, long>
             throw new ArgumentOutOfRangeException(
                 nameof(subscribed),
                 $"Start needs created ≤ subscribed ≤ disposed; got {created}, {subscribed}, {disposed}.");
+        }
+
+        if (Clock > created)
+        {
+            throw new InvalidOperationException(
+                $"The virtual clock is already at {Clock}, past the creation time {created}, so the timings would be wrong. " +
+                "Use a new TestScheduler for each Start, or pass later times.");
         }
 
         var observer = CreateObserver<T>();

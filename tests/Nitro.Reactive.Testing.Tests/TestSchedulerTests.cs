@@ -47,6 +47,17 @@ public sealed class TestSchedulerTests
     }
 
     [Test]
+    public void Start_refuses_a_clock_already_past_the_creation_time()
+    {
+        var scheduler = new TestScheduler();
+        scheduler.Start(Observable.Never<int>);
+
+        var error = Assert.Throws<InvalidOperationException>(() => scheduler.Start(Observable.Never<int>));
+
+        Assert.That(error!.Message, Does.Contain("already at 1000"));
+    }
+
+    [Test]
     public void Hot_observable_delivers_only_messages_after_the_subscription()
     {
         var scheduler = new TestScheduler();
