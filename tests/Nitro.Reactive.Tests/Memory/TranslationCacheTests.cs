@@ -1,3 +1,4 @@
+using System.Reflection;
 using Nitro.Reactive.Memory;
 
 namespace Nitro.Reactive.Tests.Memory;
@@ -211,11 +212,40 @@ public sealed class TranslationCacheTests
     }
 
     [Test]
+    public void An_entry_that_is_being_written_is_a_miss_and_is_not_overwritten()
+    {
+        var cache = new TranslationCache(16);
+        var builder = new PageTableBuilder().Map4K(Page, 0x5000);
+        var space = builder.AddressSpace(cache);
+        space.Translate(Page);
+
+        // Simulate a writer holding the entry's sequence lock (odd sequence) with a stale frame.
+        var entries = (Array)typeof(TranslationCache).GetField("_entries", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(cache)!;
+        var entryType = entries.GetType().GetElementType()!;
+        var index = Enumerable.Range(0, entries.Length).Single(i => (ulong)entryType.GetField("Tag")!.GetValue(entries.GetValue(i))! != 0);
+        var entry = entries.GetValue(index)!;
+        var sequence = (long)entryType.GetField("Sequence")!.GetValue(entry)!;
+        entryType.GetField("Sequence")!.SetValue(entry, sequence + 1);
+        entryType.GetField("Frame")!.SetValue(entry, 0xDEAD_0000UL);
+        entries.SetValue(entry, index);
+        var missesBefore = cache.Misses;
+
+        var translated = space.Translate(Page + 8);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(translated, Is.EqualTo(0x5008UL), "the half-written entry was not used");
+            Assert.That(cache.Misses, Is.EqualTo(missesBefore + 1));
+            Assert.That((long)entryType.GetField("Sequence")!.GetValue(entries.GetValue(index))!, Is.EqualTo(sequence + 1), "the insert backed off");
+        });
+    }
+
+    [Test]
     public void Concurrent_translations_from_several_threads_are_correct()
     {
         // A tiny cache forces constant evictions and entry rewrites while other threads read,
         // and a fourth thread keeps invalidating: every result must still be the mapped frame.
-        const int pages = 256;
+        const int pages = 32; // pairs of pages share each of the 16 slots: constant rewrites
         var builder = new PageTableBuilder();
         for (var i = 0UL; i < pages; i++)
         {
@@ -226,10 +256,10 @@ public sealed class TranslationCacheTests
         var space = builder.AddressSpace(cache);
         var errors = 0;
         using var stop = new CancellationTokenSource();
-        var workers = Enumerable.Range(0, 3).Select(seed => Task.Run(() =>
+        var workers = Enumerable.Range(0, Math.Max(2, Environment.ProcessorCount)).Select(seed => Task.Run(() =>
         {
             var random = new Random(seed);
-            for (var n = 0; n < 200_000; n++)
+            for (var n = 0; n < 300_000; n++)
             {
                 var i = (ulong)random.Next(pages);
                 var offset = (ulong)random.Next(0x1000);
