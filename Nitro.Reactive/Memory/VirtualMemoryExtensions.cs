@@ -64,6 +64,7 @@ public static class VirtualMemoryExtensions
     /// <param name="address">The guest virtual address of the first byte.</param>
     /// <param name="maxBytes">The bound, at most <see cref="MaxReadLength"/>.</param>
     /// <returns>The decoded string (invalid UTF-8 becomes U+FFFD).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBytes"/> is negative or above <see cref="MaxReadLength"/>.</exception>
     /// <exception cref="GuestMemoryException">Not even the first byte is readable.</exception>
     public static string ReadUtf8String(this IVirtualMemory memory, ulong address, int maxBytes = 4096)
     {
@@ -86,9 +87,11 @@ public static class VirtualMemoryExtensions
     /// <param name="address">The guest virtual address of the first character.</param>
     /// <param name="maxChars">The bound in characters, at most <see cref="MaxReadLength"/> / 2.</param>
     /// <returns>The decoded string.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxChars"/> is negative or above <see cref="MaxReadLength"/> / 2.</exception>
     /// <exception cref="GuestMemoryException">Not even the first character is readable.</exception>
     public static string ReadUtf16String(this IVirtualMemory memory, ulong address, int maxChars = 2048)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxChars);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxChars, MaxReadLength / 2);
         var length = ReadTerminated(memory, address, maxChars * 2, 2, out var buffer);
         try
