@@ -68,7 +68,7 @@ public sealed unsafe class SharedMemoryGuestMemory : IGuestMemory, IDisposable
     {
         if (!Writable)
         {
-            throw new GuestMemoryException(physicalAddress, GuestMemoryFault.ReadOnly, 0);
+            throw new NotSupportedException($"Guest memory {Path} was opened read-only; open it writable to change guest memory.");
         }
 
         CheckRange(physicalAddress, source.Length);

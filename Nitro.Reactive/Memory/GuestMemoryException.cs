@@ -14,9 +14,6 @@ public enum GuestMemoryFault
 
     /// <summary>A page-table entry pointed outside guest memory or had reserved bits set.</summary>
     BadEntry,
-
-    /// <summary>The source cannot be written.</summary>
-    ReadOnly,
 }
 
 /// <summary>
@@ -62,7 +59,6 @@ public sealed class GuestMemoryException : Exception
         GuestMemoryFault.NonCanonical => $"Guest virtual address 0x{address:x} is not canonical.",
         GuestMemoryFault.NotPresent => $"Guest virtual address 0x{address:x} is not mapped (entry not present at level {level}).",
         GuestMemoryFault.BadEntry => $"Guest virtual address 0x{address:x}: the page-table entry at level {level} is invalid (reserved bits or a frame outside guest memory).",
-        GuestMemoryFault.ReadOnly => $"Guest memory at 0x{address:x} is read-only in this source.",
         _ => $"Guest memory access at 0x{address:x} failed ({fault}, level {level}).",
     };
 }

@@ -95,16 +95,19 @@ public sealed class ArgumentMap
     /// <param name="index">The zero-based index of a pointer argument.</param>
     /// <param name="maxBytes">The bound in bytes.</param>
     /// <returns>A <see cref="string"/> or an <see cref="Unreadable"/>.</returns>
+    /// <exception cref="InvalidOperationException">No guest memory is attached (recorded event).</exception>
     public object ReadUtf8StringOrMarker(int index, int maxBytes = 4096)
     {
-        var address = GetRaw(index);
+        ulong address = 0;
         try
         {
+            address = GetRaw(index);
             return RequireMemory().ReadUtf8String(address, maxBytes);
         }
         catch (GuestMemoryException ex)
         {
-            return Unreadable.From(address, ex);
+            // Either the string or, for a stack argument, the slot holding the pointer is unreadable.
+            return Unreadable.From(ex.Address != 0 ? ex.Address : address, ex);
         }
     }
 
@@ -136,7 +139,8 @@ public sealed class ArgumentMap
     /// <param name="value">The new raw value.</param>
     /// <exception cref="VcpuResumedException">The vCPU has resumed (the observer is not synchronous).</exception>
     /// <exception cref="InvalidOperationException">The event is not live (recorded or synthetic).</exception>
-    /// <exception cref="GuestMemoryException">A stack slot is not writable.</exception>
+    /// <exception cref="GuestMemoryException">A stack slot is not mapped.</exception>
+    /// <exception cref="NotSupportedException">A stack slot is in read-only guest memory.</exception>
     public void Set(int index, ulong value)
     {
         var handle = _event.Handle ?? throw new InvalidOperationException(

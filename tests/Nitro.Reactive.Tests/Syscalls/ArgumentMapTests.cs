@@ -62,6 +62,18 @@ public sealed class ArgumentMapTests
     }
 
     [Test]
+    public void String_marker_covers_an_unreadable_stack_slot_too()
+    {
+        var builder = new PageTableBuilder().Map4K(DataPage, DataFrame);
+        var map = new ArgumentMap(Event(new Registers { Rsp = StackPage }), CallingConvention.WindowsX64, builder.AddressSpace());
+
+        var marker = map.ReadUtf8StringOrMarker(4);
+
+        Assert.That(marker, Is.InstanceOf<Unreadable>());
+        Assert.That(((Unreadable)marker).Address, Is.EqualTo(StackPage + 0x28));
+    }
+
+    [Test]
     public void WindowsX64_stack_argument_on_an_unmapped_stack_throws_GuestMemoryException()
     {
         var builder = new PageTableBuilder();
