@@ -1,5 +1,6 @@
 using Nitro.Reactive.Events;
 using Nitro.Reactive.Syscalls;
+using Nitro.Reactive.Testing.Builders;
 
 namespace Nitro.Reactive.Tests;
 
@@ -32,7 +33,21 @@ internal static class Fakes
         ulong arg0 = 0,
         IReadOnlyDictionary<string, object?>? decoded = null)
     {
-        var e = Event(direction, rax, vcpu, timestamp, rdi: arg0);
-        return new Syscall(e, 0, name, "__x64_sys_" + name, new Process(pid, process), new ArgumentMap(e, CallingConvention.LinuxX64, null), thread, decoded);
+        var builder = (direction == SyscallDirection.Enter ? SyscallBuilder.Enter(name) : SyscallBuilder.Exit(name, (long)rax))
+            .ByProcess(process, pid)
+            .OnVcpu(vcpu)
+            .AtTime(timestamp)
+            .WithArgs(arg0);
+        if (thread is { } id)
+        {
+            builder.WithThreadId(id);
+        }
+
+        foreach (var (key, value) in decoded ?? new Dictionary<string, object?>())
+        {
+            builder.WithDecoded(key, value);
+        }
+
+        return builder.Build();
     }
 }
