@@ -1,0 +1,106 @@
+using Nitro.Reactive.Syscalls;
+using Nitro.Reactive.Testing;
+using Nitro.Reactive.Testing.Builders;
+using Nitro.Reactive.Testing.Marbles;
+using Nitro.Samples.Rules;
+
+namespace Nitro.Samples.Tests;
+
+/// <summary>The sample rule under virtual time: one marble frame is one second.</summary>
+public sealed class ShadowThenSocketRuleTests
+{
+    private static readonly TimeSpan s_window = TimeSpan.FromSeconds(5);
+
+    private static readonly Dictionary<char, Syscall> s_calls = new()
+    {
+        ['s'] = SyscallBuilder.Enter("openat").ByProcess("evil", 66).WithDecoded("filename", "/etc/shadow").Build(),
+        ['p'] = SyscallBuilder.Enter("openat").ByProcess("evil", 66).WithDecoded("filename", "/etc/passwd").Build(),
+        ['k'] = SyscallBuilder.Enter("socket").ByProcess("evil", 66).WithArgs(2, 1, 0).Build(),
+        ['c'] = SyscallBuilder.Enter("connect").ByProcess("evil", 66).Build(),
+        ['o'] = SyscallBuilder.Enter("socket").ByProcess("curl", 77).Build(),
+        ['x'] = SyscallBuilder.Exit("socket", 3).ByProcess("evil", 66).Build(),
+    };
+
+    private static TestScheduler SecondsScheduler() => new() { FrameTicks = TimeSpan.FromSeconds(1).Ticks };
+
+    [Test]
+    public void Socket_within_five_seconds_of_reading_shadow_raises_an_alert()
+    {
+        var scheduler = SecondsScheduler();
+        var calls = scheduler.Hot("^-s--k---|", s_calls);
+
+        var observer = scheduler.Start(() => ShadowThenSocketRule.Detect(calls, s_window, scheduler), disposed: long.MaxValue - 1);
+        var alerts = AlertsOf(observer);
+
+        Assert.That(alerts, Has.Count.EqualTo(1));
+        Assert.That(alerts[0].Time, Is.EqualTo(ReactiveTest.Subscribed + (5 * scheduler.FrameTicks)), "the alert fires at the socket's frame");
+        Assert.That(alerts[0].Value.Process.Name, Is.EqualTo("evil"));
+        Assert.That(alerts[0].Value.Socket, Is.SameAs(s_calls['k']));
+    }
+
+    [Test]
+    public void Socket_after_the_window_is_not_an_alert()
+    {
+        var scheduler = SecondsScheduler();
+        var calls = scheduler.Hot("^-s------k-|", s_calls);
+        var observer = scheduler.Start(() => ShadowThenSocketRule.Detect(calls, s_window, scheduler), disposed: long.MaxValue - 1);
+        scheduler.ExpectMarbles(observer, "^----------|", new Dictionary<char, ShadowThenSocketAlert>());
+    }
+
+    [Test]
+    public void Socket_at_the_last_moment_of_the_window_still_counts()
+    {
+        var scheduler = SecondsScheduler();
+        var calls = scheduler.Hot("^-s---k-|", s_calls);
+        var alerts = AlertsOf(scheduler.Start(() => ShadowThenSocketRule.Detect(calls, s_window, scheduler), disposed: long.MaxValue - 1));
+        Assert.That(alerts, Has.Count.EqualTo(1), "4 s after the open is inside a 5 s window");
+    }
+
+    [Test]
+    public void Another_process_opening_a_socket_is_not_an_alert()
+    {
+        var scheduler = SecondsScheduler();
+        var calls = scheduler.Hot("^-s-o--|", s_calls);
+        var alerts = AlertsOf(scheduler.Start(() => ShadowThenSocketRule.Detect(calls, s_window, scheduler), disposed: long.MaxValue - 1));
+        Assert.That(alerts, Is.Empty);
+    }
+
+    [Test]
+    public void Other_files_and_socket_exits_are_ignored()
+    {
+        var scheduler = SecondsScheduler();
+        var calls = scheduler.Hot("^-p-x-k-|", s_calls);
+        var alerts = AlertsOf(scheduler.Start(() => ShadowThenSocketRule.Detect(calls, s_window, scheduler), disposed: long.MaxValue - 1));
+        Assert.That(alerts, Is.Empty);
+    }
+
+    [Test]
+    public void Only_the_first_socket_call_after_an_open_alerts_and_a_new_open_rearms()
+    {
+        var scheduler = SecondsScheduler();
+        var calls = scheduler.Hot("^s-k-c--------s-c-|", s_calls);
+        var alerts = AlertsOf(scheduler.Start(() => ShadowThenSocketRule.Detect(calls, s_window, scheduler), disposed: long.MaxValue - 1));
+
+        Assert.That(alerts.Select(a => a.Value.Socket.Name), Is.EqualTo(new[] { "socket", "connect" }));
+        Assert.That(alerts.Select(a => a.Time), Is.EqualTo(new[]
+        {
+            ReactiveTest.Subscribed + (3 * scheduler.FrameTicks),
+            ReactiveTest.Subscribed + (16 * scheduler.FrameTicks),
+        }));
+    }
+
+    [Test]
+    public void An_error_in_the_stream_reaches_the_rule_subscriber()
+    {
+        var scheduler = SecondsScheduler();
+        var calls = scheduler.Hot("^-s-#", s_calls);
+        var observer = scheduler.Start(() => ShadowThenSocketRule.Detect(calls, s_window, scheduler), disposed: long.MaxValue - 1);
+        scheduler.ExpectMarbles(observer, "^---#", new Dictionary<char, ShadowThenSocketAlert>());
+    }
+
+    private static List<Recorded<ShadowThenSocketAlert>> AlertsOf(ITestableObserver<ShadowThenSocketAlert> observer) =>
+        observer.Messages
+            .Where(m => m.Value.Kind == System.Reactive.NotificationKind.OnNext)
+            .Select(m => new Recorded<ShadowThenSocketAlert>(m.Time, m.Value.Value!))
+            .ToList();
+}
