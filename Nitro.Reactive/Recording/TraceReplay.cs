@@ -79,6 +79,8 @@ public static class TraceReplay
                 }
                 else
                 {
+                    // Leave Subscribe before reading, so that a downstream Take or Dispose can cancel the read.
+                    await Task.Yield();
                     visitor.Observer = observer;
                     await reader.ReadToEndAsync(visitor, cancellationToken);
                 }
