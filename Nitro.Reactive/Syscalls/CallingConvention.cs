@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Nitro.Reactive.Events;
 
 namespace Nitro.Reactive.Syscalls;
@@ -52,6 +53,22 @@ public sealed class CallingConvention
 
     /// <summary>Gets the largest number of arguments this convention can address.</summary>
     public int MaxArguments { get; }
+
+    /// <summary>Finds a built-in convention by its <see cref="Name"/> (for example when reading a recorded trace).</summary>
+    /// <param name="name">The name, such as <c>linux-x64</c>.</param>
+    /// <param name="convention">Receives the convention when found.</param>
+    /// <returns><see langword="true"/> when <paramref name="name"/> names a built-in convention.</returns>
+    public static bool TryGetByName(string name, [NotNullWhen(true)] out CallingConvention? convention)
+    {
+        convention = name switch
+        {
+            "linux-x64" => LinuxX64,
+            "linux-ia32" => LinuxIa32,
+            "windows-x64" => WindowsX64,
+            _ => null,
+        };
+        return convention is not null;
+    }
 
     /// <summary>Locates argument <paramref name="index"/>.</summary>
     /// <param name="index">The zero-based argument index.</param>

@@ -1,0 +1,855 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Unicode;
+using Nitro.Reactive.Events;
+using Nitro.Reactive.Recording.Internal;
+using Nitro.Reactive.Syscalls;
+using CallingConvention = Nitro.Reactive.Syscalls.CallingConvention;
+
+namespace Nitro.Reactive.Recording;
+
+/// <summary>
+/// Reads a trace file (<see cref="TraceFormat"/>) from a <see cref="PipeReader"/> one block at a
+/// time and hands each record to an <see cref="ITraceVisitor"/>. Raw events are delivered by
+/// reference, without a heap allocation per event.
+/// </summary>
+/// <remarks>
+/// Every length is checked against <see cref="TraceFormat.MaxBlockPayload"/> and the bytes left in
+/// its block before anything is allocated or awaited, and both block checksums are verified before
+/// any record of the block is delivered. Damage, truncation and unknown versions raise
+/// <see cref="TraceFormatException"/> with the offset of the damaged block or record; the records
+/// before it have been delivered by then. Not thread-safe: one reader, one consumer.
+/// </remarks>
+public sealed class TraceReader : IAsyncDisposable, IDisposable
+{
+    private const int MaxProcessCache = 4096;
+
+    private readonly PipeReader _pipe;
+    private readonly string? _fileName;
+    private readonly List<string> _strings = [];
+    private readonly Dictionary<int, Process> _processes = [];
+    private VcpuState[] _vcpus = [];
+    private byte[]? _scratch;
+    private TraceHeader? _header;
+    private long _offset;
+    private uint _sequence;
+    private long _events;
+    private long _syscalls;
+    private bool _ended;
+    private bool _disposed;
+
+    /// <summary>Initializes a reader over a pipe. Disposing the reader completes the pipe.</summary>
+    /// <param name="reader">The source.</param>
+    /// <param name="fileName">The file name for error messages, when known.</param>
+    public TraceReader(PipeReader reader, string? fileName = null)
+    {
+        if (!BitConverter.IsLittleEndian)
+        {
+            throw new PlatformNotSupportedException("Trace files hold little-endian register images; this host is big-endian.");
+        }
+
+        _pipe = reader ?? throw new ArgumentNullException(nameof(reader));
+        _fileName = fileName;
+    }
+
+    /// <summary>Gets the header, once <see cref="ReadHeaderAsync"/> (or the first block read) has read it.</summary>
+    public TraceHeader? Header => _header;
+
+    /// <summary>Gets the totals of the end record, once it was read and checked.</summary>
+    public TraceTotals? Totals { get; private set; }
+
+    /// <summary>Gets the absolute offset of the next unread byte.</summary>
+    public long Position => _offset;
+
+    /// <summary>Gets the file name used in error messages, when known.</summary>
+    public string? FileName => _fileName;
+
+    /// <summary>Opens a reader over a stream (through <see cref="PipeReader.Create(Stream, StreamPipeReaderOptions?)"/>).</summary>
+    /// <param name="stream">The source.</param>
+    /// <param name="fileName">The file name for error messages, when known.</param>
+    /// <param name="leaveOpen">Whether the stream stays open after the reader is disposed.</param>
+    /// <returns>The reader.</returns>
+    public static TraceReader Open(Stream stream, string? fileName = null, bool leaveOpen = false)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        return new TraceReader(
+            PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024, leaveOpen: leaveOpen)),
+            fileName);
+    }
+
+    /// <summary>Opens a trace file for reading.</summary>
+    /// <param name="path">The file path.</param>
+    /// <returns>The reader, which owns the file.</returns>
+    /// <exception cref="IOException">The file cannot be opened.</exception>
+    public static TraceReader OpenFile(string path)
+    {
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        return Open(stream, path, leaveOpen: false);
+    }
+
+    /// <summary>Reads and checks the file header (once; later calls return it again).</summary>
+    /// <param name="cancellationToken">Stops waiting for input.</param>
+    /// <returns>The header.</returns>
+    /// <exception cref="TraceFormatException">Not a trace, a newer format version, or a damaged header.</exception>
+    public async ValueTask<TraceHeader> ReadHeaderAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        while (_header is null)
+        {
+            var result = await _pipe.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            var consumed = buffer.Start;
+            try
+            {
+                if (TryParseHeader(buffer, result.IsCompleted, out var length))
+                {
+                    consumed = buffer.GetPosition(length);
+                    _offset = length;
+                }
+            }
+            finally
+            {
+                _pipe.AdvanceTo(consumed, buffer.End);
+            }
+        }
+
+        return _header;
+    }
+
+    /// <summary>Reads the next block and hands its records to <paramref name="visitor"/>.</summary>
+    /// <param name="visitor">Receives the records.</param>
+    /// <param name="cancellationToken">Stops waiting for input.</param>
+    /// <returns><see langword="false"/> once the end record was read and the file was checked to end there.</returns>
+    /// <exception cref="TraceFormatException">The file is damaged or truncated at <see cref="TraceFormatException.Offset"/>.</exception>
+    public async ValueTask<bool> ReadBlockAsync(ITraceVisitor visitor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(visitor);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_header is null)
+        {
+            await ReadHeaderAsync(cancellationToken);
+        }
+
+        if (_ended)
+        {
+            return false;
+        }
+
+        while (true)
+        {
+            var result = await _pipe.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            var consumed = buffer.Start;
+            bool done;
+            try
+            {
+                done = TryReadBlock(buffer, result.IsCompleted, visitor, out var length);
+                if (done)
+                {
+                    consumed = buffer.GetPosition(length);
+                }
+            }
+            finally
+            {
+                _pipe.AdvanceTo(consumed, buffer.End);
+            }
+
+            if (done)
+            {
+                break;
+            }
+        }
+
+        if (_ended)
+        {
+            await EnsureEndOfFileAsync(cancellationToken);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Reads every remaining block, then checks the end record and that the file ends there.</summary>
+    /// <param name="visitor">Receives the records.</param>
+    /// <param name="cancellationToken">Stops reading between blocks and while waiting for input.</param>
+    /// <returns>The totals of the end record.</returns>
+    /// <exception cref="TraceFormatException">The file is damaged or truncated at <see cref="TraceFormatException.Offset"/>.</exception>
+    public async ValueTask<TraceTotals> ReadToEndAsync(ITraceVisitor visitor, CancellationToken cancellationToken = default)
+    {
+        while (await ReadBlockAsync(visitor, cancellationToken))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        return Totals!.Value;
+    }
+
+    /// <summary>Completes the pipe (closing the stream unless it was opened with leaveOpen).</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _pipe.Complete();
+        ReturnScratch();
+    }
+
+    /// <inheritdoc cref="Dispose"/>
+    /// <returns>A task that completes when the pipe is completed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        await _pipe.CompleteAsync();
+        ReturnScratch();
+    }
+
+    private void ReturnScratch()
+    {
+        if (_scratch is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_scratch);
+            _scratch = null;
+        }
+    }
+
+    private async ValueTask EnsureEndOfFileAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await _pipe.ReadAsync(cancellationToken);
+            var length = result.Buffer.Length;
+            _pipe.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            if (length > 0)
+            {
+                throw Damaged(_offset, $"{(result.IsCompleted ? length.ToString(CultureInfo.InvariantCulture) : "more")} bytes follow the block that holds the end record");
+            }
+
+            if (result.IsCompleted)
+            {
+                return;
+            }
+        }
+    }
+
+    private bool TryParseHeader(ReadOnlySequence<byte> buffer, bool isCompleted, out int length)
+    {
+        length = 0;
+        Span<byte> fixedPart = stackalloc byte[TraceFormat.FixedHeaderSize];
+        var available = (int)Math.Min(buffer.Length, TraceFormat.FixedHeaderSize);
+        buffer.Slice(0, available).CopyTo(fixedPart);
+        var magicBytes = Math.Min(available, 8);
+        if (!fixedPart[..magicBytes].SequenceEqual(TraceFormat.Magic[..magicBytes]))
+        {
+            throw Damaged(0, $"this is not a Nitro trace: it starts with {Convert.ToHexString(fixedPart[..magicBytes])} instead of the magic \"NITROTRC\"");
+        }
+
+        if (available >= 10)
+        {
+            var version = BinaryPrimitives.ReadUInt16LittleEndian(fixedPart[8..]);
+            if (version > TraceFormat.CurrentVersion)
+            {
+                throw Damaged(8, $"the trace was written in format version {version}, and this reader knows versions up to {TraceFormat.CurrentVersion}; read it with a newer Nitro.Reactive");
+            }
+
+            if (version == 0)
+            {
+                throw Damaged(8, "format version 0 does not exist");
+            }
+        }
+
+        if (!TryCheckFixedHeader(fixedPart, buffer.Length, isCompleted, out var flags, out var headerLength))
+        {
+            return false;
+        }
+
+        var rented = ArrayPool<byte>.Shared.Rent((int)headerLength);
+        try
+        {
+            var header = rented.AsSpan(0, (int)headerLength);
+            buffer.Slice(0, headerLength).CopyTo(header);
+            var checksumAt = header.Length - 4;
+            var stored = BinaryPrimitives.ReadUInt32LittleEndian(header[checksumAt..]);
+            var computed = Crc32C.Compute(header[..checksumAt]);
+            if (stored != computed)
+            {
+                throw Damaged(0, $"header checksum mismatch (stored 0x{stored:x8}, computed 0x{computed:x8})");
+            }
+
+            _header = ParseMetadata(header[..checksumAt], BinaryPrimitives.ReadUInt16LittleEndian(header[8..]), flags);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+
+        length = (int)headerLength;
+        return true;
+    }
+
+    private bool TryCheckFixedHeader(ReadOnlySpan<byte> fixedPart, long available, bool isCompleted, out ushort flags, out uint headerLength)
+    {
+        flags = 0;
+        headerLength = 0;
+        if (available < TraceFormat.FixedHeaderSize)
+        {
+            return isCompleted ? throw Damaged(0, $"the file ends after {available} bytes, inside the file header") : false;
+        }
+
+        flags = BinaryPrimitives.ReadUInt16LittleEndian(fixedPart[10..]);
+        if (flags != 0)
+        {
+            throw Damaged(10, $"unknown header flags 0x{flags:x4}");
+        }
+
+        headerLength = BinaryPrimitives.ReadUInt32LittleEndian(fixedPart[12..]);
+        if (headerLength < TraceFormat.FixedHeaderSize + 4 || headerLength > TraceFormat.MaxHeaderLength)
+        {
+            throw Damaged(12, $"header length {headerLength} is outside {TraceFormat.FixedHeaderSize + 4} … {TraceFormat.MaxHeaderLength}");
+        }
+
+        if (available < headerLength)
+        {
+            return isCompleted ? throw Damaged(0, $"the file ends after {available} bytes, inside the {headerLength}-byte file header") : false;
+        }
+
+        return true;
+    }
+
+    private TraceHeader ParseMetadata(ReadOnlySpan<byte> header, ushort version, ushort flags)
+    {
+        var count = BinaryPrimitives.ReadUInt16LittleEndian(header[16..]);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var position = TraceFormat.FixedHeaderSize;
+        for (var i = 0; i < count; i++)
+        {
+            var entryAt = position;
+            var key = ReadPrefixed16(header, ref position, entryAt);
+            var value = ReadPrefixed16(header, ref position, entryAt);
+            if (!metadata.TryAdd(key, value))
+            {
+                throw Damaged(entryAt, $"metadata key '{key}' appears twice");
+            }
+        }
+
+        if (position != header.Length)
+        {
+            throw Damaged(position, $"{header.Length - position} bytes between the metadata and the header checksum");
+        }
+
+        if (!metadata.TryGetValue(TraceFormat.Keys.CreatedUtc, out var createdText) ||
+            !DateTimeOffset.TryParseExact(createdText, "O", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var created))
+        {
+            throw Damaged(TraceFormat.FixedHeaderSize, $"metadata '{TraceFormat.Keys.CreatedUtc}' is missing or not an ISO 8601 time");
+        }
+
+        if (!metadata.TryGetValue(TraceFormat.Keys.MonotonicOrigin, out var originText) ||
+            !long.TryParse(originText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var origin))
+        {
+            throw Damaged(TraceFormat.FixedHeaderSize, $"metadata '{TraceFormat.Keys.MonotonicOrigin}' is missing or not an integer");
+        }
+
+        return new TraceHeader(version, flags, header.Length + 4, metadata, created, origin);
+    }
+
+    private string ReadPrefixed16(ReadOnlySpan<byte> header, ref int position, int entryAt)
+    {
+        if (header.Length - position < 2)
+        {
+            throw Damaged(entryAt, "a metadata entry runs past the end of the header");
+        }
+
+        var length = BinaryPrimitives.ReadUInt16LittleEndian(header[position..]);
+        position += 2;
+        if (header.Length - position < length)
+        {
+            throw Damaged(entryAt, $"a metadata string of {length} bytes runs past the end of the header");
+        }
+
+        var bytes = header.Slice(position, length);
+        position += length;
+        return Utf8.IsValid(bytes) ? Encoding.UTF8.GetString(bytes) : throw Damaged(entryAt, "a metadata string is not valid UTF-8");
+    }
+
+    private bool TryReadBlock(ReadOnlySequence<byte> buffer, bool isCompleted, ITraceVisitor visitor, out long length)
+    {
+        length = 0;
+        if (buffer.Length < TraceFormat.BlockHeaderSize)
+        {
+            if (!isCompleted)
+            {
+                return false;
+            }
+
+            throw buffer.Length == 0
+                ? Damaged(_offset, "the file ends without an end record (the recording was cut short)")
+                : Damaged(_offset, $"the file ends {buffer.Length} bytes into a block header");
+        }
+
+        Span<byte> head = stackalloc byte[TraceFormat.BlockHeaderSize];
+        buffer.Slice(0, TraceFormat.BlockHeaderSize).CopyTo(head);
+        var payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(head);
+        var count = BinaryPrimitives.ReadUInt32LittleEndian(head[4..]);
+        var payloadChecksum = BinaryPrimitives.ReadUInt32LittleEndian(head[12..]);
+        CheckBlockHeader(head);
+        length = TraceFormat.BlockHeaderSize + payloadLength;
+        if (buffer.Length < length)
+        {
+            if (!isCompleted)
+            {
+                return false;
+            }
+
+            throw Damaged(_offset, $"the file ends {buffer.Length - TraceFormat.BlockHeaderSize} bytes into a block of {payloadLength} bytes");
+        }
+
+        var slice = buffer.Slice(TraceFormat.BlockHeaderSize, payloadLength);
+        ReadOnlySpan<byte> payload;
+        if (slice.IsSingleSegment)
+        {
+            payload = slice.FirstSpan;
+        }
+        else
+        {
+            if (_scratch is null || _scratch.Length < payloadLength)
+            {
+                ReturnScratch();
+                _scratch = ArrayPool<byte>.Shared.Rent((int)payloadLength);
+            }
+
+            slice.CopyTo(_scratch);
+            payload = _scratch.AsSpan(0, (int)payloadLength);
+        }
+
+        var computed = Crc32C.Compute(payload);
+        if (computed != payloadChecksum)
+        {
+            throw Damaged(_offset, $"block payload checksum mismatch (stored 0x{payloadChecksum:x8}, computed 0x{computed:x8}): the block is damaged");
+        }
+
+        ParseRecords(payload, count, visitor);
+        _offset += length;
+        _sequence++;
+        return true;
+    }
+
+    private void CheckBlockHeader(ReadOnlySpan<byte> head)
+    {
+        var payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(head);
+        var count = BinaryPrimitives.ReadUInt32LittleEndian(head[4..]);
+        var sequence = BinaryPrimitives.ReadUInt32LittleEndian(head[8..]);
+        var headChecksum = BinaryPrimitives.ReadUInt32LittleEndian(head[16..]);
+        if (payloadLength == 0 || payloadLength > TraceFormat.MaxBlockPayload)
+        {
+            throw Damaged(_offset, $"block length {payloadLength} is outside 1 … {TraceFormat.MaxBlockPayload} bytes");
+        }
+
+        if (count == 0 || count > payloadLength / TraceFormat.RecordHeaderSize)
+        {
+            throw Damaged(_offset, $"block record count {count} is impossible for a {payloadLength}-byte block");
+        }
+
+        var computedHead = Crc32C.Compute(head[..16]);
+        if (computedHead != headChecksum)
+        {
+            throw Damaged(_offset, $"block header checksum mismatch (stored 0x{headChecksum:x8}, computed 0x{computedHead:x8})");
+        }
+
+        if (sequence != _sequence)
+        {
+            throw Damaged(_offset, $"block number {sequence} where block {_sequence} was expected (a block is missing or repeated)");
+        }
+
+    }
+
+    private void ParseRecords(ReadOnlySpan<byte> payload, uint count, ITraceVisitor visitor)
+    {
+        var blockOffset = _offset;
+        var position = 0;
+        uint seen = 0;
+        while (position < payload.Length)
+        {
+            var recordOffset = blockOffset + TraceFormat.BlockHeaderSize + position;
+            if (payload.Length - position < TraceFormat.RecordHeaderSize)
+            {
+                throw Damaged(recordOffset, "a record header is cut off by the end of its block");
+            }
+
+            var kind = (RecordKind)payload[position];
+            var bodyLength = BinaryPrimitives.ReadUInt32LittleEndian(payload[(position + 1)..]);
+            var left = payload.Length - position - TraceFormat.RecordHeaderSize;
+            if (bodyLength > (uint)left)
+            {
+                throw Damaged(recordOffset, $"record length {bodyLength} exceeds the {left} bytes left in its block");
+            }
+
+            if (_ended)
+            {
+                throw Damaged(recordOffset, "a record follows the end record");
+            }
+
+            var body = payload.Slice(position + TraceFormat.RecordHeaderSize, (int)bodyLength);
+            switch (kind)
+            {
+                case RecordKind.Event:
+                    ReadEvent(body, recordOffset, visitor);
+                    break;
+                case RecordKind.Syscall:
+                    ReadSyscall(body, recordOffset, visitor);
+                    break;
+                case RecordKind.String:
+                    ReadString(body, recordOffset);
+                    break;
+                case RecordKind.End:
+                    ReadEnd(body, recordOffset);
+                    break;
+                default:
+                    throw Damaged(recordOffset, $"unknown record kind {(byte)kind}");
+            }
+
+            position += TraceFormat.RecordHeaderSize + (int)bodyLength;
+            seen++;
+        }
+
+        if (seen != count)
+        {
+            throw Damaged(blockOffset, $"the block header says {count} records but the block holds {seen}");
+        }
+    }
+
+    private void ReadEvent(ReadOnlySpan<byte> body, long recordOffset, ITraceVisitor visitor)
+    {
+        if (body.Length != TraceFormat.EventFixedSize && body.Length != TraceFormat.EventWithSregsSize)
+        {
+            throw Damaged(recordOffset, $"an event record of {body.Length} bytes (expected {TraceFormat.EventFixedSize} or {TraceFormat.EventWithSregsSize})");
+        }
+
+        var vcpu = BinaryPrimitives.ReadUInt16LittleEndian(body);
+        var direction = body[2];
+        var mechanism = body[3];
+        var flags = body[4];
+        var withSregs = flags == TraceFormat.EventHasSpecialRegisters;
+        if (vcpu >= TraceFormat.MaxVcpus || direction > 1 || mechanism > 1 || flags > 1 || body[5] != 0 || body[6] != 0 || body[7] != 0 ||
+            withSregs != (body.Length == TraceFormat.EventWithSregsSize))
+        {
+            throw Damaged(recordOffset, $"an event record with invalid fields (vcpu {vcpu}, direction {direction}, mechanism {mechanism}, flags 0x{flags:x2})");
+        }
+
+        ref var state = ref Vcpu(vcpu);
+        if (!withSregs && !state.HasSpecialRegisters)
+        {
+            throw Damaged(recordOffset, $"the first event of vCPU {vcpu} lacks its special registers");
+        }
+
+        state.Registers = MemoryMarshal.Read<Registers>(body[16..]);
+        if (withSregs)
+        {
+            state.SpecialRegisters = MemoryMarshal.Read<SpecialRegisters>(body[TraceFormat.EventFixedSize..]);
+            state.HasSpecialRegisters = true;
+        }
+
+        state.Timestamp = BinaryPrimitives.ReadInt64LittleEndian(body[8..]);
+        state.Direction = (SyscallDirection)direction;
+        state.Mechanism = (SyscallMechanism)mechanism;
+        state.Changed = withSregs;
+        state.Offset = recordOffset;
+        _events++;
+        visitor.OnEvent(new TraceEventView(vcpu, state.Direction, state.Mechanism, state.Timestamp, withSregs, recordOffset, in state.Registers, in state.SpecialRegisters));
+    }
+
+    private void ReadSyscall(ReadOnlySpan<byte> body, long recordOffset, ITraceVisitor visitor)
+    {
+        var reader = new BodyReader(this, body, recordOffset);
+        var vcpu = reader.UInt16();
+        var flags = reader.Byte();
+        var reserved = reader.Byte();
+        if (vcpu >= _vcpus.Length || !_vcpus[vcpu].HasSpecialRegisters)
+        {
+            throw Damaged(recordOffset, $"a system call record for vCPU {vcpu}, which has no event before it");
+        }
+
+        if ((flags & ~7) != 0 || reserved != 0)
+        {
+            throw Damaged(recordOffset, $"a system call record with unknown flags 0x{flags:x2}");
+        }
+
+        var number = reader.Int64();
+        var name = reader.Str();
+        var fullName = reader.Str();
+        var conventionName = reader.Str();
+        if (!CallingConvention.TryGetByName(conventionName, out var convention))
+        {
+            throw Damaged(recordOffset, $"unknown calling convention '{conventionName}'");
+        }
+
+        long? threadId = (flags & TraceFormat.SyscallHasThreadId) != 0 ? reader.Int64() : null;
+        Process? process = null;
+        if ((flags & TraceFormat.SyscallHasProcess) != 0)
+        {
+            var pid = reader.Int32();
+            var processName = reader.Str();
+            int? parentPid = (flags & TraceFormat.SyscallHasParentPid) != 0 ? reader.Int32() : null;
+            var properties = reader.Map();
+            process = InternProcess(pid, processName, parentPid, properties);
+        }
+
+        var decoded = reader.Map();
+        if (!reader.AtEnd)
+        {
+            throw Damaged(recordOffset, "a system call record has bytes left over after its last field");
+        }
+
+        _syscalls++;
+        ref var state = ref _vcpus[vcpu];
+        var record = new TraceSyscallRecord(vcpu, number, name, fullName, convention, threadId, process, decoded, recordOffset);
+        visitor.OnSyscall(new TraceEventView(vcpu, state.Direction, state.Mechanism, state.Timestamp, state.Changed, state.Offset, in state.Registers, in state.SpecialRegisters), record);
+    }
+
+    private Process InternProcess(int pid, string name, int? parentPid, Dictionary<string, object?>? properties)
+    {
+        if (_processes.TryGetValue(pid, out var known) &&
+            ReferenceEquals(known.Name, name) && known.ParentPid == parentPid && SameProperties(known.Properties, properties))
+        {
+            return known;
+        }
+
+        if (_processes.Count >= MaxProcessCache)
+        {
+            _processes.Clear();
+        }
+
+        var process = new Process(pid, name, parentPid, properties);
+        _processes[pid] = process;
+        return process;
+    }
+
+    private static bool SameProperties(IReadOnlyDictionary<string, object?> known, Dictionary<string, object?>? read)
+    {
+        if (read is null)
+        {
+            return known.Count == 0;
+        }
+
+        if (known.Count != read.Count)
+        {
+            return false;
+        }
+
+        foreach (var (key, value) in read)
+        {
+            if (!known.TryGetValue(key, out var other) || !Equals(value, other) || value is Array)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void ReadString(ReadOnlySpan<byte> body, long recordOffset)
+    {
+        if (body.Length < 4 || body.Length - 4 > TraceFormat.MaxInternedStringBytes)
+        {
+            throw Damaged(recordOffset, $"a string record of {body.Length} bytes (at most {TraceFormat.MaxInternedStringBytes + 4})");
+        }
+
+        var id = BinaryPrimitives.ReadUInt32LittleEndian(body);
+        if (id != (uint)_strings.Count || _strings.Count >= TraceFormat.MaxInternedStrings)
+        {
+            throw Damaged(recordOffset, $"string id {id} is out of order (expected {_strings.Count}, at most {TraceFormat.MaxInternedStrings})");
+        }
+
+        var bytes = body[4..];
+        if (!Utf8.IsValid(bytes))
+        {
+            throw Damaged(recordOffset, $"string {id} is not valid UTF-8");
+        }
+
+        _strings.Add(Encoding.UTF8.GetString(bytes));
+    }
+
+    private void ReadEnd(ReadOnlySpan<byte> body, long recordOffset)
+    {
+        if (body.Length != TraceFormat.EndBodySize)
+        {
+            throw Damaged(recordOffset, $"an end record of {body.Length} bytes (expected {TraceFormat.EndBodySize})");
+        }
+
+        var events = BinaryPrimitives.ReadUInt64LittleEndian(body);
+        var syscalls = BinaryPrimitives.ReadUInt64LittleEndian(body[8..]);
+        var strings = BinaryPrimitives.ReadUInt64LittleEndian(body[16..]);
+        var sequence = BinaryPrimitives.ReadUInt64LittleEndian(body[24..]);
+        if (events != (ulong)_events || syscalls != (ulong)_syscalls || strings != (ulong)_strings.Count || sequence != _sequence)
+        {
+            throw Damaged(recordOffset,
+                $"the end record counts {events} events, {syscalls} system calls, {strings} strings in block {sequence}, but the file holds {_events}, {_syscalls}, {_strings.Count} and this is block {_sequence}");
+        }
+
+        _ended = true;
+        Totals = new TraceTotals(_events, _syscalls, _strings.Count, _sequence + 1);
+    }
+
+    private ref VcpuState Vcpu(int vcpu)
+    {
+        if (vcpu >= _vcpus.Length)
+        {
+            Array.Resize(ref _vcpus, Math.Min(TraceFormat.MaxVcpus, Math.Max(vcpu + 1, _vcpus.Length * 2)));
+        }
+
+        return ref _vcpus[vcpu];
+    }
+
+    private TraceFormatException Damaged(long offset, string problem) => new(problem, offset, _fileName);
+
+    private struct VcpuState
+    {
+        public Registers Registers;
+        public SpecialRegisters SpecialRegisters;
+        public long Timestamp;
+        public long Offset;
+        public SyscallDirection Direction;
+        public SyscallMechanism Mechanism;
+        public bool HasSpecialRegisters;
+        public bool Changed;
+    }
+
+    private ref struct BodyReader
+    {
+        private readonly TraceReader _owner;
+        private readonly ReadOnlySpan<byte> _body;
+        private readonly long _recordOffset;
+        private int _position;
+
+        public BodyReader(TraceReader owner, ReadOnlySpan<byte> body, long recordOffset)
+        {
+            _owner = owner;
+            _body = body;
+            _recordOffset = recordOffset;
+            _position = 0;
+        }
+
+        public readonly bool AtEnd => _position == _body.Length;
+
+        public byte Byte() => Take(1)[0];
+
+        public ushort UInt16() => BinaryPrimitives.ReadUInt16LittleEndian(Take(2));
+
+        public int Int32() => BinaryPrimitives.ReadInt32LittleEndian(Take(4));
+
+        public uint UInt32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
+
+        public long Int64() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
+
+        public ulong UInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
+
+        public string Str()
+        {
+            var id = UInt32();
+            if (id == TraceFormat.InlineString)
+            {
+                return Inline();
+            }
+
+            var strings = _owner._strings;
+            return id < (uint)strings.Count
+                ? strings[(int)id]
+                : throw Fail($"string id {id} is not defined (the trace has defined {strings.Count} so far)");
+        }
+
+        public string Inline()
+        {
+            var bytes = Take(UInt32());
+            return Utf8.IsValid(bytes) ? Encoding.UTF8.GetString(bytes) : throw Fail("a string is not valid UTF-8");
+        }
+
+        public Dictionary<string, object?>? Map()
+        {
+            var count = UInt16();
+            if (count == 0)
+            {
+                return null;
+            }
+
+            var map = new Dictionary<string, object?>(Math.Min(count, (_body.Length - _position) / 5), StringComparer.Ordinal);
+            for (var i = 0; i < count; i++)
+            {
+                var key = Str();
+                if (!map.TryAdd(key, Value()))
+                {
+                    throw Fail($"key '{key}' appears twice");
+                }
+            }
+
+            return map;
+        }
+
+        private object? Value()
+        {
+            var tag = (ValueTag)Byte();
+            switch (tag)
+            {
+                case ValueTag.Null:
+                    return null;
+                case ValueTag.Int64:
+                    return Int64();
+                case ValueTag.UInt64:
+                    return UInt64();
+                case ValueTag.Int32:
+                    return Int32();
+                case ValueTag.Boolean:
+                    var flag = Byte();
+                    return flag <= 1 ? flag == 1 : throw Fail($"boolean byte {flag}");
+                case ValueTag.String:
+                    return Inline();
+                case ValueTag.Bytes:
+                    return Take(UInt32()).ToArray();
+                case ValueTag.StringArray:
+                    var count = UInt32();
+                    if (count > (uint)(_body.Length - _position) / 4)
+                    {
+                        throw Fail($"a string array of {count} items cannot fit in the record");
+                    }
+
+                    var items = new string[count];
+                    for (var i = 0; i < items.Length; i++)
+                    {
+                        items[i] = Inline();
+                    }
+
+                    return items;
+                case ValueTag.Unreadable:
+                    var address = UInt64();
+                    return new Unreadable(address, Inline());
+                default:
+                    throw Fail($"unknown value tag {(byte)tag}");
+            }
+        }
+
+        private ReadOnlySpan<byte> Take(uint count)
+        {
+            if (count > (uint)(_body.Length - _position))
+            {
+                throw Fail($"a field of {count} bytes runs past the end of the record ({_body.Length - _position} bytes left)");
+            }
+
+            var span = _body.Slice(_position, (int)count);
+            _position += (int)count;
+            return span;
+        }
+
+        [DoesNotReturn]
+        private readonly TraceFormatException Fail(string problem) => throw _owner.Damaged(_recordOffset, problem);
+    }
+}
