@@ -2,5 +2,5 @@ namespace Nitro.Cli;
 
 internal static class Program
 {
-    private static int Main(string[] args) => args.Length == 0 ? 0 : 2;
+    private static Task<int> Main(string[] args) => NitroCommand.RunAsync(args, Console.Out, Console.Error);
 }
