@@ -1,5 +1,7 @@
 using Nitro.Kvm.Qemu;
 
+using Nitro.Tests.Shared;
+
 namespace Nitro.Kvm.Tests.Qemu;
 
 [Category("Integration")]

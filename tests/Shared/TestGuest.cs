@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Nitro.Kvm.Tests;
+namespace Nitro.Tests.Shared;
 
 /// <summary>Builds (or finds in its cache) the test guest with guest/build.sh.</summary>
 internal static class TestGuest
