@@ -1,0 +1,456 @@
+using System.Diagnostics;
+using System.Reactive.Disposables;
+using System.Reactive.Linq;
+using Nitro.Reactive.Events;
+using Nitro.Reactive.Listening;
+
+namespace Nitro.Kvm.Listening;
+
+/// <summary>
+/// Traps system calls of a guest running under stock QEMU through its gdbstub: software
+/// breakpoints on the addresses of a <see cref="TrapPlan"/>, and emulation of the trapped
+/// instruction (<c>swapgs</c>, or a no-op) so the guest is never single-stepped. The stub stops
+/// every vCPU on a trap (all-stop), so one session thread serves all vCPUs and tags each event with
+/// the vCPU that hit. Observers run on that thread while the guest is stopped.
+/// Detaching — disposal, an observer's exception, a lost socket — removes every breakpoint and
+/// resumes the guest.
+/// </summary>
+/// <remarks>
+/// A query that ends inside <c>OnNext</c> (<c>Take</c>, <c>First</c>) completes on the listener
+/// thread, before the guest is resumed: code awaiting such a query continues there. Do not block
+/// after that await without yielding first (<c>await Task.Yield()</c>), or complete your own task
+/// with <c>TaskCreationOptions.RunContinuationsAsynchronously</c>.
+/// </remarks>
+public sealed class GdbStubListener : INitroListener
+{
+    private static readonly TimeSpan s_detachTimeout = TimeSpan.FromSeconds(15);
+
+    private readonly IGdbTarget _target;
+    private readonly IAsyncDisposable? _ownedConnection;
+    private readonly Lock _gate = new();
+    private Session? _session;
+    private GdbStubListenerStatistics _last;
+
+    internal GdbStubListener(IGdbTarget target, IAsyncDisposable? ownedConnection = null)
+    {
+        _target = target;
+        _ownedConnection = ownedConnection;
+    }
+
+    /// <summary>Gets the statistics of the current session, or of the last one when none runs.</summary>
+    public GdbStubListenerStatistics Statistics
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _session?.Snapshot() ?? _last;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public IObservable<NitroEvent> Listen(TrapPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return Observable.Create<NitroEvent>(observer =>
+        {
+            Session session;
+            lock (_gate)
+            {
+                if (_session is not null)
+                {
+                    throw new InvalidOperationException("This listener is already attached; dispose the other subscription first.");
+                }
+
+                session = _session = new Session(this, plan, observer);
+            }
+
+            session.Start();
+            return Disposable.Create(session.RequestDetach);
+        });
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        Session? session;
+        lock (_gate)
+        {
+            session = _session;
+        }
+
+        session?.RequestDetach();
+        if (_ownedConnection is not null)
+        {
+            await _ownedConnection.DisposeAsync();
+        }
+    }
+
+    private void Ended(Session session)
+    {
+        lock (_gate)
+        {
+            _last = session.Snapshot();
+            if (ReferenceEquals(_session, session))
+            {
+                _session = null;
+            }
+        }
+    }
+
+    /// <summary>One attachment: a thread that loops stop → event → step past → continue.</summary>
+    private sealed class Session
+    {
+        private readonly GdbStubListener _owner;
+        private readonly TrapPlan _plan;
+        private readonly IObserver<NitroEvent> _observer;
+        private readonly HashSet<ulong> _inserted = [];
+        private readonly CancellationTokenSource _detach = new();
+        private readonly ManualResetEventSlim _finished = new();
+        private readonly Stopwatch _clock = new();
+        private Thread? _thread;
+        private volatile bool _running;
+        private bool _exitsArmed;
+        private bool _cleaningUp;
+        private long _traps;
+        private long _otherStops;
+        private long _exitArmings;
+        private long _waitTicks;
+        private long _readTicks;
+        private long _observerTicks;
+        private long _resumeTicks;
+
+        public Session(GdbStubListener owner, TrapPlan plan, IObserver<NitroEvent> observer)
+        {
+            _owner = owner;
+            _plan = plan;
+            _observer = observer;
+        }
+
+        private IGdbTarget Target => _owner._target;
+
+        public void Start()
+        {
+            _thread = new Thread(Run) { IsBackground = true, Name = "nitro-gdbstub-listener" };
+            _thread.Start();
+        }
+
+        public void RequestDetach()
+        {
+            if (_detach.IsCancellationRequested)
+            {
+                WaitIfOtherThread();
+                return;
+            }
+
+            _detach.Cancel();
+            Interlocked.MemoryBarrier();
+            if (_running)
+            {
+                // The session thread is blocked waiting for a stop: make the guest stop.
+                try
+                {
+                    Target.InterruptAsync().GetAwaiter().GetResult();
+                }
+                catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or GdbTargetLostException)
+                {
+                    // The connection is gone; the session thread sees it too.
+                }
+            }
+
+            WaitIfOtherThread();
+        }
+
+        public GdbStubListenerStatistics Snapshot() => new(
+            Interlocked.Read(ref _traps),
+            Interlocked.Read(ref _otherStops),
+            TimeSpan.FromTicks(Interlocked.Read(ref _waitTicks)),
+            TimeSpan.FromTicks(Interlocked.Read(ref _readTicks)),
+            TimeSpan.FromTicks(Interlocked.Read(ref _observerTicks)),
+            TimeSpan.FromTicks(Interlocked.Read(ref _resumeTicks)),
+            Interlocked.Read(ref _exitArmings));
+
+        private void WaitIfOtherThread()
+        {
+            if (Thread.CurrentThread != _thread)
+            {
+                _finished.Wait(s_detachTimeout);
+            }
+        }
+
+        private void Run()
+        {
+            Exception? error = null;
+            var completed = false;
+            try
+            {
+                completed = Loop();
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+            finally
+            {
+                var cleanupError = Cleanup();
+                error ??= cleanupError;
+                _owner.Ended(this);
+                _finished.Set();
+            }
+
+            if (_detach.IsCancellationRequested && error is null)
+            {
+                return;
+            }
+
+            if (error is not null)
+            {
+                _observer.OnError(error);
+            }
+            else if (completed)
+            {
+                _observer.OnCompleted();
+            }
+        }
+
+        /// <returns><see langword="true"/> when the guest went away (the stream completes).</returns>
+        private bool Loop()
+        {
+            Attach();
+            while (!_detach.IsCancellationRequested)
+            {
+                var stop = WaitForStop();
+                if (stop.Exited)
+                {
+                    return true;
+                }
+
+                if (_detach.IsCancellationRequested)
+                {
+                    return false;
+                }
+
+                var start = Stopwatch.GetTimestamp();
+                var snapshot = Target.ReadRegistersAsync(stop.Vcpu).GetAwaiter().GetResult();
+                var afterRead = Stopwatch.GetTimestamp();
+                Interlocked.Add(ref _readTicks, TimeSpan.FromSeconds((afterRead - start) / (double)Stopwatch.Frequency).Ticks);
+
+                var point = _plan.Find(snapshot.Registers.Rip);
+                if (point is null || !_inserted.Contains(point.Address))
+                {
+                    // An interrupt, or a stop at a point disarmed meanwhile: nothing to report.
+                    Interlocked.Increment(ref _otherStops);
+                    Resume(stop.Vcpu, null, ref snapshot);
+                    continue;
+                }
+
+                Interlocked.Increment(ref _traps);
+                var vcpu = Math.Max(stop.Vcpu, 0);
+                var access = new StubVcpuAccess(Target, vcpu, snapshot);
+                using (var pause = VcpuHandle.Pause(vcpu, access))
+                {
+                    var e = new NitroEvent(vcpu, point.Direction, point.Mechanism, snapshot.Registers, snapshot.SpecialRegisters, MonotonicClock.Now, pause.Handle);
+                    var beforeObservers = Stopwatch.GetTimestamp();
+                    _observer.OnNext(e);
+                    Interlocked.Add(ref _observerTicks, TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - beforeObservers) / (double)Stopwatch.Frequency).Ticks);
+                }
+
+                if (_detach.IsCancellationRequested)
+                {
+                    return false;
+                }
+
+                if (access.Dirty)
+                {
+                    snapshot = Target.ReadRegistersAsync(vcpu).GetAwaiter().GetResult();
+                }
+
+                Resume(vcpu, point, ref snapshot);
+            }
+
+            return false;
+        }
+
+        private void Attach()
+        {
+            // The guest may be running (attached after an earlier detach): stop it before touching breakpoints.
+            if (Target.IsRunning)
+            {
+                _running = true;
+                Target.InterruptAsync().GetAwaiter().GetResult();
+                if (WaitForStop().Exited)
+                {
+                    throw new GdbTargetLostException("The guest exited before the listener could attach.");
+                }
+            }
+
+            foreach (var point in _plan.EntryPoints)
+            {
+                Insert(point.Address);
+            }
+
+            UpdateExitArming();
+            Continue();
+        }
+
+        private GdbStop WaitForStop()
+        {
+            var start = Stopwatch.GetTimestamp();
+            try
+            {
+                return Target.WaitForStopAsync(CancellationToken.None).GetAwaiter().GetResult();
+            }
+            finally
+            {
+                _running = false;
+                Interlocked.Add(ref _waitTicks, TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency).Ticks);
+            }
+        }
+
+        private void Resume(int vcpu, TrapPoint? point, ref GdbRegisterSnapshot snapshot)
+        {
+            var start = Stopwatch.GetTimestamp();
+            UpdateExitArming();
+
+            // Still stopped on an armed breakpoint we own: step past it by emulation. If it was just
+            // disarmed, or an observer moved RIP elsewhere, the guest executes the real instruction.
+            if (point is not null && _inserted.Contains(point.Address) && snapshot.Registers.Rip == point.Address)
+            {
+                if (point.Emulation == TrapEmulation.SwapGs)
+                {
+                    Target.WriteRegisterAsync(vcpu, GdbRegister.GsBase, snapshot.KernelGsBase).GetAwaiter().GetResult();
+                    Target.WriteRegisterAsync(vcpu, GdbRegister.KernelGsBase, snapshot.SpecialRegisters.Gs.Base).GetAwaiter().GetResult();
+                }
+
+                Target.WriteRegisterAsync(vcpu, GdbRegister.Rip, point.Address + (ulong)point.Length).GetAwaiter().GetResult();
+            }
+
+            Continue();
+            Interlocked.Add(ref _resumeTicks, TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency).Ticks);
+        }
+
+        private void UpdateExitArming()
+        {
+            var want = _plan.ExitGate is null || _plan.ExitGate.IsOpen;
+            if (want == _exitsArmed || _plan.ExitPoints.Count == 0)
+            {
+                return;
+            }
+
+            foreach (var point in _plan.ExitPoints)
+            {
+                if (want)
+                {
+                    Insert(point.Address);
+                }
+                else
+                {
+                    Remove(point.Address);
+                }
+            }
+
+            _exitsArmed = want;
+            Interlocked.Increment(ref _exitArmings);
+        }
+
+        private void Insert(ulong address)
+        {
+            if (_inserted.Add(address))
+            {
+                Target.InsertBreakpointAsync(address).GetAwaiter().GetResult();
+            }
+        }
+
+        private void Remove(ulong address)
+        {
+            if (_inserted.Remove(address))
+            {
+                Target.RemoveBreakpointAsync(address).GetAwaiter().GetResult();
+            }
+        }
+
+        private void Continue()
+        {
+            _running = true;
+            Interlocked.MemoryBarrier();
+            Target.ContinueAsync().GetAwaiter().GetResult();
+            if (_detach.IsCancellationRequested && !_cleaningUp)
+            {
+                // A detach raced with this resume and saw the guest stopped: stop it ourselves.
+                Target.InterruptAsync().GetAwaiter().GetResult();
+            }
+        }
+
+        /// <summary>Leaves the guest running without breakpoints; returns the first failure, if any.</summary>
+        private Exception? Cleanup()
+        {
+            _cleaningUp = true;
+            try
+            {
+                if (_running)
+                {
+                    Target.InterruptAsync().GetAwaiter().GetResult();
+                    if (WaitForStop().Exited)
+                    {
+                        return null;
+                    }
+                }
+
+                foreach (var address in _inserted.ToArray())
+                {
+                    Remove(address);
+                }
+
+                Continue();
+                return null;
+            }
+            catch (Exception ex)
+            {
+                // A lost connection: QEMU drops breakpoints and resumes the guest when its gdb client goes away.
+                return ex is GdbTargetLostException ? null : ex;
+            }
+        }
+    }
+
+    /// <summary>Register access to the stopped vCPU for <see cref="VcpuHandle"/>.</summary>
+    private sealed class StubVcpuAccess(IGdbTarget target, int vcpu, GdbRegisterSnapshot snapshot) : IVcpuAccess
+    {
+        private GdbRegisterSnapshot _snapshot = snapshot;
+
+        public bool Dirty { get; private set; }
+
+        public void GetRegisters(out Registers registers) => registers = _snapshot.Registers;
+
+        public void SetRegisters(in Registers registers)
+        {
+            target.WriteRegistersAsync(vcpu, registers).GetAwaiter().GetResult();
+            _snapshot.Registers = registers;
+            Dirty = true;
+        }
+
+        public void GetSpecialRegisters(out SpecialRegisters registers) => registers = _snapshot.SpecialRegisters;
+
+        public void SetSpecialRegisters(in SpecialRegisters registers) =>
+            throw new NotSupportedException("Through the gdbstub only general-purpose registers can be changed.");
+    }
+}
+
+/// <summary>The connection to the gdbstub was lost (QEMU exited or the socket closed).</summary>
+public sealed class GdbTargetLostException : IOException
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="message">What was lost and when.</param>
+    public GdbTargetLostException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="message">What was lost and when.</param>
+    /// <param name="innerException">The cause.</param>
+    public GdbTargetLostException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
