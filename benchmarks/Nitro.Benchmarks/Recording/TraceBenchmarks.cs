@@ -130,6 +130,6 @@ public class TraceBenchmarks
 
         public void OnEvent(in TraceEventView e) => Sum += (long)e.Registers.Rax + (long)e.SpecialRegisters.Cr3;
 
-        public void OnSyscall(in TraceEventView e, TraceSyscallRecord syscall) => Sum++;
+        public void OnSyscall(in TraceEventView e, in TraceSyscallRecord syscall) => Sum++;
     }
 }

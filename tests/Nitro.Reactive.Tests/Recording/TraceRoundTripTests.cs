@@ -246,6 +246,35 @@ public sealed class TraceRoundTripTests
         Assert.That(totals.Blocks, Is.EqualTo(2));
     }
 
+    [Test]
+    public void An_unchanged_process_is_read_as_the_same_object_and_a_changed_one_is_not()
+    {
+        var rng = new Random(13);
+        Syscall Call(long t, Process p)
+        {
+            var e = new NitroEvent(0, SyscallDirection.Enter, SyscallMechanism.Syscall, TraceTestData.RandomRegisters(rng), default, t);
+            return new Syscall(e, 0, "read", "__x64_sys_read", p, new ArgumentMap(e, CallingConvention.LinuxX64, null));
+        }
+
+        Dictionary<string, object?> Props(string path) => new(StringComparer.Ordinal) { ["path"] = path, ["tgid"] = 5L };
+        var file = TraceTestData.WriteSyscalls([
+            Call(1, new Process(5, "a", 1, Props("/a"))),
+            Call(2, new Process(5, "a", 1, Props("/a"))),
+            Call(3, new Process(5, "a", 1, Props("/b"))),
+            Call(4, new Process(5, "a", null, Props("/b"))),
+        ]);
+
+        var processes = TraceTestData.ReadAll(file, out _).Syscalls.Select(s => s.Record.Process!).ToList();
+
+        Assert.That(processes[1], Is.SameAs(processes[0]));
+        Assert.That(processes[2], Is.Not.SameAs(processes[1]));
+        Assert.That(processes[2].Properties["path"], Is.EqualTo("/b"));
+        Assert.That(processes[3].ParentPid, Is.Null);
+        Assert.That(processes[3].Properties.TryGetValue("missing", out _), Is.False);
+        Assert.That(() => processes[3].Properties["missing"], Throws.TypeOf<KeyNotFoundException>());
+        Assert.That(processes[0].Properties.Keys, Is.EqualTo(new[] { "path", "tgid" }));
+    }
+
     private static void AssertProcess(Process? actual, Process? expected)
     {
         if (expected is null)
