@@ -38,6 +38,8 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     private VcpuState[] _vcpus = [];
     private byte[]? _scratch;
     private TraceHeader? _header;
+    private string? _lastConventionName;
+    private CallingConvention? _lastConvention;
     private long _offset;
     private uint _sequence;
     private long _events;
@@ -591,10 +593,17 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         var name = reader.Str();
         var fullName = reader.Str();
         var conventionName = reader.Str();
-        if (!CallingConvention.TryGetByName(conventionName, out var convention))
+        if (!ReferenceEquals(conventionName, _lastConventionName))
         {
-            throw Damaged(recordOffset, $"unknown calling convention '{conventionName}'");
+            if (!CallingConvention.TryGetByName(conventionName, out var found))
+            {
+                throw Damaged(recordOffset, $"unknown calling convention '{conventionName}'");
+            }
+
+            (_lastConventionName, _lastConvention) = (conventionName, found);
         }
+
+        var convention = _lastConvention!;
 
         long? threadId = (flags & TraceFormat.SyscallHasThreadId) != 0 ? reader.Int64() : null;
         Process? process = null;

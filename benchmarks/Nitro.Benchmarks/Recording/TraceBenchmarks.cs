@@ -47,6 +47,15 @@ public class TraceBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = SyscallRecords)]
+    public long DecodeSyscallRecords_Visitor()
+    {
+        var visitor = new SumVisitor();
+        using var reader = new TraceReader(PipeReader.Create(new ReadOnlySequence<byte>(_syscallTrace)));
+        reader.ReadToEndAsync(visitor).AsTask().GetAwaiter().GetResult();
+        return visitor.Sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = SyscallRecords)]
     public int ReplaySyscalls_WhereOpenatOrRead_Count()
     {
         using var stream = new MemoryStream(_syscallTrace, writable: false);
