@@ -108,17 +108,19 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             var result = await _pipe.ReadAsync(cancellationToken);
             var buffer = result.Buffer;
             var consumed = buffer.Start;
+            var examined = buffer.End;
             try
             {
                 if (TryParseHeader(buffer, result.IsCompleted, out var length))
                 {
-                    consumed = buffer.GetPosition(length);
+                    consumed = examined = buffer.GetPosition(length);
                     _offset = length;
                 }
             }
             finally
             {
-                _pipe.AdvanceTo(consumed, buffer.End);
+                // Only what was parsed counts as examined after a success, so buffered blocks are read without waiting for more input.
+                _pipe.AdvanceTo(consumed, examined);
             }
         }
 
@@ -149,18 +151,19 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             var result = await _pipe.ReadAsync(cancellationToken);
             var buffer = result.Buffer;
             var consumed = buffer.Start;
+            var examined = buffer.End;
             bool done;
             try
             {
                 done = TryReadBlock(buffer, result.IsCompleted, visitor, out var length);
                 if (done)
                 {
-                    consumed = buffer.GetPosition(length);
+                    consumed = examined = buffer.GetPosition(length);
                 }
             }
             finally
             {
-                _pipe.AdvanceTo(consumed, buffer.End);
+                _pipe.AdvanceTo(consumed, examined);
             }
 
             if (done)

@@ -275,6 +275,32 @@ public sealed class TraceRoundTripTests
         Assert.That(processes[0].Properties.Keys, Is.EqualTo(new[] { "path", "tgid" }));
     }
 
+    [Test]
+    public async Task A_live_pipe_delivers_every_buffered_block_without_waiting_for_more_input()
+    {
+        var pipe = new System.IO.Pipelines.Pipe();
+        var events = TraceTestData.Events(40, 2, seed: 14);
+        var writer = new TraceWriter(pipe.Writer, TraceTestData.Options(blockSize: 512));
+        foreach (var e in events)
+        {
+            writer.WriteEvent(e);
+        }
+
+        await writer.FlushAsync();
+        var visitor = new CollectingVisitor();
+        await using var reader = new TraceReader(pipe.Reader);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (visitor.Events.Count < events.Count)
+        {
+            Assert.That(await reader.ReadBlockAsync(visitor, timeout.Token), Is.True);
+        }
+
+        Assert.That(visitor.Events.Select(e => e.Timestamp), Is.EqualTo(events.Select(e => e.Timestamp)), "the writer is still open, yet every flushed block was read");
+        await writer.DisposeAsync();
+        Assert.That(await reader.ReadBlockAsync(visitor, timeout.Token), Is.False);
+    }
+
     private static void AssertProcess(Process? actual, Process? expected)
     {
         if (expected is null)
