@@ -30,6 +30,7 @@ namespace Nitro.Reactive.Recording;
 public sealed class TraceReader : IAsyncDisposable, IDisposable
 {
     private const int MaxProcessCache = 4096;
+    private const int MaxCachedProcessBytes = 1024;
 
     private readonly PipeReader _pipe;
     private readonly string? _fileName;
@@ -653,12 +654,15 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         var name = reader.Str();
         int? parentPid = hasParentPid ? reader.Int32() : null;
         var process = new Process(pid, name, parentPid, reader.Map());
-        if (_processes.Count >= MaxProcessCache)
+        if (section.Length <= MaxCachedProcessBytes)
         {
-            _processes.Clear();
-        }
+            if (_processes.Count >= MaxProcessCache)
+            {
+                _processes.Clear();
+            }
 
-        _processes[pid] = (section.ToArray(), process);
+            _processes[pid] = (section.ToArray(), process);
+        }
         Debug.Assert(reader.Position == end, "the skip and the full read agree");
         return process;
     }

@@ -301,6 +301,42 @@ public sealed class TraceRoundTripTests
         Assert.That(await reader.ReadBlockAsync(visitor, timeout.Token), Is.False);
     }
 
+    [Test]
+    public void Concurrent_writers_on_several_vcpu_threads_lose_nothing_and_keep_each_vcpu_in_order()
+    {
+        const int perVcpu = 500;
+        var perThread = Enumerable.Range(0, 4)
+            .Select(v => TraceTestData.Events(perVcpu, 1, seed: 50 + v).Select(e => new NitroEvent(v, e.Direction, e.Mechanism, e.Registers, e.SpecialRegisters, e.Timestamp)).ToList())
+            .ToList();
+        using var stream = new MemoryStream();
+        using (var writer = new TraceWriter(stream, TraceTestData.Options(blockSize: 4096)))
+        {
+            Parallel.ForEach(perThread, new ParallelOptions { MaxDegreeOfParallelism = 4 }, events =>
+            {
+                foreach (var e in events)
+                {
+                    writer.WriteEvent(e);
+                }
+            });
+        }
+
+        var read = TraceTestData.ReadAll(stream.ToArray(), out var totals);
+
+        Assert.That(totals.Events, Is.EqualTo(4 * perVcpu));
+        for (var v = 0; v < 4; v++)
+        {
+            var vcpu = v;
+            Assert.That(read.Events.Where(e => e.Vcpu == vcpu).Select(e => e.Registers), Is.EqualTo(perThread[v].Select(e => e.Registers)), $"vCPU {v}");
+        }
+    }
+
+    [TestCase(0.0)]
+    [TestCase(-1.0)]
+    [TestCase(double.NaN)]
+    public void A_replay_speed_that_is_not_positive_is_refused(double speed) =>
+        Assert.That(() => TraceReplay.Events(new MemoryStream(), ReplayOptions.Timed(System.Reactive.Concurrency.ImmediateScheduler.Instance, speed)),
+            Throws.TypeOf<ArgumentOutOfRangeException>());
+
     private static void AssertProcess(Process? actual, Process? expected)
     {
         if (expected is null)
