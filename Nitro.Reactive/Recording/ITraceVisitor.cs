@@ -14,8 +14,8 @@ public interface ITraceVisitor
 
     /// <summary>Called for each decoded system call record.</summary>
     /// <param name="e">The event the call was decoded from (the last event of the same vCPU); valid only during the call.</param>
-    /// <param name="syscall">The decoded fields.</param>
-    void OnSyscall(in TraceEventView e, TraceSyscallRecord syscall);
+    /// <param name="syscall">The decoded fields (a value: copy it to keep it).</param>
+    void OnSyscall(in TraceEventView e, in TraceSyscallRecord syscall);
 }
 
 /// <summary>
@@ -76,8 +76,8 @@ public readonly ref struct TraceEventView
     public NitroEvent ToEvent() => new(Vcpu, Direction, Mechanism, in _registers, in _specialRegisters, Timestamp);
 }
 
-/// <summary>The decoded fields of a system call record.</summary>
-public sealed class TraceSyscallRecord
+/// <summary>The decoded fields of a system call record, passed by reference to the visitor.</summary>
+public readonly struct TraceSyscallRecord
 {
     internal TraceSyscallRecord(
         int vcpu,

@@ -61,7 +61,7 @@ public static class TraceFormat
     public const int MaxInternedStrings = 65536;
 
     /// <summary>The longest interned string in UTF-8 bytes; longer strings are written inline.</summary>
-    public const int MaxInternedStringBytes = 1024;
+    public const int MaxInternedStringBytes = 256;
 
     /// <summary>The highest vCPU index a trace may hold, plus one.</summary>
     public const int MaxVcpus = 4096;

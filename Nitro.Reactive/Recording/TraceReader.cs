@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO.Pipelines;
@@ -10,6 +11,7 @@ using Nitro.Reactive.Events;
 using Nitro.Reactive.Recording.Internal;
 using Nitro.Reactive.Syscalls;
 using CallingConvention = Nitro.Reactive.Syscalls.CallingConvention;
+using Process = Nitro.Reactive.Syscalls.Process;
 
 namespace Nitro.Reactive.Recording;
 
@@ -28,14 +30,17 @@ namespace Nitro.Reactive.Recording;
 public sealed class TraceReader : IAsyncDisposable, IDisposable
 {
     private const int MaxProcessCache = 4096;
+    private const int MaxCachedProcessBytes = 1024;
 
     private readonly PipeReader _pipe;
     private readonly string? _fileName;
     private readonly List<string> _strings = [];
-    private readonly Dictionary<int, Process> _processes = [];
+    private readonly Dictionary<int, (byte[] Section, Process Process)> _processes = [];
     private VcpuState[] _vcpus = [];
     private byte[]? _scratch;
     private TraceHeader? _header;
+    private string? _lastConventionName;
+    private CallingConvention? _lastConvention;
     private long _offset;
     private uint _sequence;
     private long _events;
@@ -104,17 +109,19 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             var result = await _pipe.ReadAsync(cancellationToken);
             var buffer = result.Buffer;
             var consumed = buffer.Start;
+            var examined = buffer.End;
             try
             {
                 if (TryParseHeader(buffer, result.IsCompleted, out var length))
                 {
-                    consumed = buffer.GetPosition(length);
+                    consumed = examined = buffer.GetPosition(length);
                     _offset = length;
                 }
             }
             finally
             {
-                _pipe.AdvanceTo(consumed, buffer.End);
+                // Only what was parsed counts as examined after a success, so buffered blocks are read without waiting for more input.
+                _pipe.AdvanceTo(consumed, examined);
             }
         }
 
@@ -145,18 +152,19 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             var result = await _pipe.ReadAsync(cancellationToken);
             var buffer = result.Buffer;
             var consumed = buffer.Start;
+            var examined = buffer.End;
             bool done;
             try
             {
                 done = TryReadBlock(buffer, result.IsCompleted, visitor, out var length);
                 if (done)
                 {
-                    consumed = buffer.GetPosition(length);
+                    consumed = examined = buffer.GetPosition(length);
                 }
             }
             finally
             {
-                _pipe.AdvanceTo(consumed, buffer.End);
+                _pipe.AdvanceTo(consumed, examined);
             }
 
             if (done)
@@ -589,20 +597,23 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         var name = reader.Str();
         var fullName = reader.Str();
         var conventionName = reader.Str();
-        if (!CallingConvention.TryGetByName(conventionName, out var convention))
+        if (!ReferenceEquals(conventionName, _lastConventionName))
         {
-            throw Damaged(recordOffset, $"unknown calling convention '{conventionName}'");
+            if (!CallingConvention.TryGetByName(conventionName, out var found))
+            {
+                throw Damaged(recordOffset, $"unknown calling convention '{conventionName}'");
+            }
+
+            (_lastConventionName, _lastConvention) = (conventionName, found);
         }
+
+        var convention = _lastConvention!;
 
         long? threadId = (flags & TraceFormat.SyscallHasThreadId) != 0 ? reader.Int64() : null;
         Process? process = null;
         if ((flags & TraceFormat.SyscallHasProcess) != 0)
         {
-            var pid = reader.Int32();
-            var processName = reader.Str();
-            int? parentPid = (flags & TraceFormat.SyscallHasParentPid) != 0 ? reader.Int32() : null;
-            var properties = reader.Map();
-            process = InternProcess(pid, processName, parentPid, properties);
+            process = ReadProcess(ref reader, body, (flags & TraceFormat.SyscallHasParentPid) != 0);
         }
 
         var decoded = reader.Map();
@@ -614,48 +625,46 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         _syscalls++;
         ref var state = ref _vcpus[vcpu];
         var record = new TraceSyscallRecord(vcpu, number, name, fullName, convention, threadId, process, decoded, recordOffset);
-        visitor.OnSyscall(new TraceEventView(vcpu, state.Direction, state.Mechanism, state.Timestamp, state.Changed, state.Offset, in state.Registers, in state.SpecialRegisters), record);
+        visitor.OnSyscall(new TraceEventView(vcpu, state.Direction, state.Mechanism, state.Timestamp, state.Changed, state.Offset, in state.Registers, in state.SpecialRegisters), in record);
     }
 
-    private Process InternProcess(int pid, string name, int? parentPid, Dictionary<string, object?>? properties)
+    /// <summary>
+    /// Reads the process section. A process whose section is byte-identical to the last one seen
+    /// for its pid is the same object again: no dictionary, string or box is allocated for it.
+    /// </summary>
+    private Process ReadProcess(ref BodyReader reader, ReadOnlySpan<byte> body, bool hasParentPid)
     {
-        if (_processes.TryGetValue(pid, out var known) &&
-            ReferenceEquals(known.Name, name) && known.ParentPid == parentPid && SameProperties(known.Properties, properties))
+        var start = reader.Position;
+        var pid = reader.Int32();
+        reader.SkipStr();
+        if (hasParentPid)
         {
-            return known;
+            reader.Int32();
         }
 
-        if (_processes.Count >= MaxProcessCache)
+        reader.SkipMap();
+        var section = body[start..reader.Position];
+        if (_processes.TryGetValue(pid, out var known) && section.SequenceEqual(known.Section))
         {
-            _processes.Clear();
+            return known.Process;
         }
 
-        var process = new Process(pid, name, parentPid, properties);
-        _processes[pid] = process;
-        return process;
-    }
-
-    private static bool SameProperties(IReadOnlyDictionary<string, object?> known, Dictionary<string, object?>? read)
-    {
-        if (read is null)
+        var end = reader.Position;
+        reader.Position = start + 4;
+        var name = reader.Str();
+        int? parentPid = hasParentPid ? reader.Int32() : null;
+        var process = new Process(pid, name, parentPid, reader.Map());
+        if (section.Length <= MaxCachedProcessBytes)
         {
-            return known.Count == 0;
-        }
-
-        if (known.Count != read.Count)
-        {
-            return false;
-        }
-
-        foreach (var (key, value) in read)
-        {
-            if (!known.TryGetValue(key, out var other) || !Equals(value, other) || value is Array)
+            if (_processes.Count >= MaxProcessCache)
             {
-                return false;
+                _processes.Clear();
             }
-        }
 
-        return true;
+            _processes[pid] = (section.ToArray(), process);
+        }
+        Debug.Assert(reader.Position == end, "the skip and the full read agree");
+        return process;
     }
 
     private void ReadString(ReadOnlySpan<byte> body, long recordOffset)
@@ -742,6 +751,72 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
         public readonly bool AtEnd => _position == _body.Length;
 
+        public int Position
+        {
+            readonly get => _position;
+            set => _position = value;
+        }
+
+        public void SkipStr()
+        {
+            var id = UInt32();
+            if (id == TraceFormat.InlineString)
+            {
+                Take(UInt32());
+            }
+            else if (id >= (uint)_owner._strings.Count)
+            {
+                throw Fail($"string id {id} is not defined (the trace has defined {_owner._strings.Count} so far)");
+            }
+        }
+
+        public void SkipMap()
+        {
+            var count = UInt16();
+            for (var i = 0; i < count; i++)
+            {
+                SkipStr();
+                SkipValue();
+            }
+        }
+
+        private void SkipValue()
+        {
+            var tag = (ValueTag)Byte();
+            switch (tag)
+            {
+                case ValueTag.Null:
+                    break;
+                case ValueTag.Int64:
+                case ValueTag.UInt64:
+                    Take(8);
+                    break;
+                case ValueTag.Int32:
+                    Take(4);
+                    break;
+                case ValueTag.Boolean:
+                    Take(1);
+                    break;
+                case ValueTag.String:
+                case ValueTag.Bytes:
+                    Take(UInt32());
+                    break;
+                case ValueTag.StringArray:
+                    for (var n = UInt32(); n > 0; n--)
+                    {
+                        Take(UInt32());
+                    }
+
+                    break;
+                case ValueTag.Unreadable:
+                    Take(8);
+                    Take(UInt32());
+                    break;
+                default:
+                    throw Fail($"unknown value tag {(byte)tag}");
+            }
+        }
+
         public byte Byte() => Take(1)[0];
 
         public ushort UInt16() => BinaryPrimitives.ReadUInt16LittleEndian(Take(2));
@@ -774,12 +849,32 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             return Utf8.IsValid(bytes) ? Encoding.UTF8.GetString(bytes) : throw Fail("a string is not valid UTF-8");
         }
 
-        public Dictionary<string, object?>? Map()
+        public IReadOnlyDictionary<string, object?>? Map()
         {
             var count = UInt16();
             if (count == 0)
             {
                 return null;
+            }
+
+            if (count <= SmallMap.MaxCount)
+            {
+                var entries = new KeyValuePair<string, object?>[count];
+                for (var i = 0; i < count; i++)
+                {
+                    var key = Str();
+                    for (var j = 0; j < i; j++)
+                    {
+                        if (string.Equals(entries[j].Key, key, StringComparison.Ordinal))
+                        {
+                            throw Fail($"key '{key}' appears twice");
+                        }
+                    }
+
+                    entries[i] = new(key, Value());
+                }
+
+                return new SmallMap(entries);
             }
 
             var map = new Dictionary<string, object?>(Math.Min(count, (_body.Length - _position) / 5), StringComparer.Ordinal);
@@ -803,7 +898,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
                 case ValueTag.Null:
                     return null;
                 case ValueTag.Int64:
-                    return Int64();
+                    return BoxedIntegers.Box(Int64());
                 case ValueTag.UInt64:
                     return UInt64();
                 case ValueTag.Int32:

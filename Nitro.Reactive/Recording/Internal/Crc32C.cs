@@ -34,16 +34,28 @@ internal static class Crc32C
 
     private static uint UpdateHardware(uint crc, ReadOnlySpan<byte> data)
     {
-        ulong state = crc;
-        while (data.Length >= 32)
+        // crc32 has a latency of 3 cycles and a throughput of 1: three independent streams over
+        // thirds of the buffer keep the unit busy; their states are then joined algebraically.
+        if (data.Length >= InterleaveThreshold)
         {
-            state = Sse42.X64.Crc32(state, BinaryPrimitives.ReadUInt64LittleEndian(data));
-            state = Sse42.X64.Crc32(state, BinaryPrimitives.ReadUInt64LittleEndian(data[8..]));
-            state = Sse42.X64.Crc32(state, BinaryPrimitives.ReadUInt64LittleEndian(data[16..]));
-            state = Sse42.X64.Crc32(state, BinaryPrimitives.ReadUInt64LittleEndian(data[24..]));
-            data = data[32..];
+            var third = data.Length / 3 & ~7;
+            ulong a = crc, b = 0, c = 0;
+            var first = data[..third];
+            var second = data.Slice(third, third);
+            var last = data.Slice(2 * third, third);
+            for (var i = 0; i < third; i += 8)
+            {
+                a = Sse42.X64.Crc32(a, BinaryPrimitives.ReadUInt64LittleEndian(first[i..]));
+                b = Sse42.X64.Crc32(b, BinaryPrimitives.ReadUInt64LittleEndian(second[i..]));
+                c = Sse42.X64.Crc32(c, BinaryPrimitives.ReadUInt64LittleEndian(last[i..]));
+            }
+
+            var shift = ShiftFor(third);
+            crc = MultiplyModP(MultiplyModP((uint)a, shift) ^ (uint)b, shift) ^ (uint)c;
+            data = data[(3 * third)..];
         }
 
+        ulong state = crc;
         while (data.Length >= 8)
         {
             state = Sse42.X64.Crc32(state, BinaryPrimitives.ReadUInt64LittleEndian(data));
@@ -57,6 +69,55 @@ internal static class Crc32C
         }
 
         return small;
+    }
+
+    private const int InterleaveThreshold = 384;
+
+    private static readonly uint[] s_powers = BuildPowers();
+
+    /// <summary>x^(8·length) mod P: multiplying a CRC state by it appends <paramref name="length"/> zero bytes.</summary>
+    private static uint ShiftFor(int length)
+    {
+        var result = 1u << 31;
+        var k = 3;
+        for (var n = (uint)length; n != 0; n >>= 1, k++)
+        {
+            if ((n & 1) != 0)
+            {
+                result = MultiplyModP(s_powers[k & 31], result);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Multiplies two polynomials modulo P in the reflected bit order CRC-32C uses.</summary>
+    internal static uint MultiplyModP(uint a, uint b)
+    {
+        var product = 0u;
+        for (var m = 1u << 31; m != 0; m >>= 1)
+        {
+            if ((a & m) != 0)
+            {
+                product ^= b;
+            }
+
+            b = (b & 1) != 0 ? (b >> 1) ^ Polynomial : b >> 1;
+        }
+
+        return product;
+    }
+
+    private static uint[] BuildPowers()
+    {
+        var powers = new uint[32];
+        powers[0] = 1u << 30;
+        for (var i = 1; i < powers.Length; i++)
+        {
+            powers[i] = MultiplyModP(powers[i - 1], powers[i - 1]);
+        }
+
+        return powers;
     }
 
     private static uint UpdateSoftware(uint crc, ReadOnlySpan<byte> data)

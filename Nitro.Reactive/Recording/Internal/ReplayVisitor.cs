@@ -16,7 +16,7 @@ internal abstract class ReplayVisitor<T> : ITraceVisitor
     {
     }
 
-    public virtual void OnSyscall(in TraceEventView e, TraceSyscallRecord syscall)
+    public virtual void OnSyscall(in TraceEventView e, in TraceSyscallRecord syscall)
     {
     }
 
@@ -41,7 +41,7 @@ internal sealed class EventReplayVisitor : ReplayVisitor<NitroEvent>
 
 internal sealed class SyscallReplayVisitor : ReplayVisitor<Syscall>
 {
-    public override void OnSyscall(in TraceEventView e, TraceSyscallRecord syscall)
+    public override void OnSyscall(in TraceEventView e, in TraceSyscallRecord syscall)
     {
         var @event = e.ToEvent();
         var arguments = new ArgumentMap(@event, syscall.Convention, memory: null);

@@ -25,16 +25,25 @@ public sealed class Crc32CTests
     }
 
     [Test]
-    public void Hardware_and_software_agree_on_every_length_up_to_300()
+    public void Hardware_and_software_agree_on_every_length_up_to_2000()
     {
         Assume.That(Sse42.X64.IsSupported, "this processor has no SSE 4.2 crc32 instruction");
         var rng = new Random(7);
-        var data = new byte[300];
+        var data = new byte[2000];
         rng.NextBytes(data);
         for (var length = 0; length <= data.Length; length++)
         {
             var span = data.AsSpan(0, length);
             Assert.That(Crc32C.ComputeHardware(span), Is.EqualTo(Crc32C.ComputeSoftware(span)), $"length {length}");
         }
+    }
+
+    [Test]
+    public void Hardware_and_software_agree_on_a_large_buffer()
+    {
+        Assume.That(Sse42.X64.IsSupported, "this processor has no SSE 4.2 crc32 instruction");
+        var data = new byte[(1 << 20) + 13];
+        new Random(8).NextBytes(data);
+        Assert.That(Crc32C.ComputeHardware(data), Is.EqualTo(Crc32C.ComputeSoftware(data)));
     }
 }

@@ -164,6 +164,34 @@ public sealed class TraceReplayTests
     }
 
     [Test]
+    public async Task A_trace_written_to_a_file_replays_its_syscalls_from_the_path()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"nitro-file-{Guid.NewGuid():N}.nitrotrace");
+        try
+        {
+            var syscalls = TraceTestData.Syscalls(25, seed: 42);
+            using (var writer = TraceWriter.Create(path, new TraceWriterOptions { Os = "linux", BlockSize = 1024 }))
+            {
+                foreach (var s in syscalls)
+                {
+                    writer.WriteSyscall(s);
+                }
+            }
+
+            var replayed = await TraceReplay.Syscalls(path).ToList();
+            using var reader = TraceReader.OpenFile(path);
+            var header = await reader.ReadHeaderAsync();
+
+            Assert.That(replayed.Select(s => (s.Name, s.Number, s.Event.Timestamp)), Is.EqualTo(syscalls.Select(s => (s.Name, s.Number, s.Event.Timestamp))));
+            Assert.That(header.Os, Is.EqualTo("linux"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
     public async Task Disposal_stops_reading_a_large_trace()
     {
         var file = WriteEvents(TraceTestData.Events(20_000, 2, seed: 39), blockSize: 16 * 1024);

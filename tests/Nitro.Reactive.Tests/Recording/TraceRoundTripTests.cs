@@ -246,6 +246,97 @@ public sealed class TraceRoundTripTests
         Assert.That(totals.Blocks, Is.EqualTo(2));
     }
 
+    [Test]
+    public void An_unchanged_process_is_read_as_the_same_object_and_a_changed_one_is_not()
+    {
+        var rng = new Random(13);
+        Syscall Call(long t, Process p)
+        {
+            var e = new NitroEvent(0, SyscallDirection.Enter, SyscallMechanism.Syscall, TraceTestData.RandomRegisters(rng), default, t);
+            return new Syscall(e, 0, "read", "__x64_sys_read", p, new ArgumentMap(e, CallingConvention.LinuxX64, null));
+        }
+
+        Dictionary<string, object?> Props(string path) => new(StringComparer.Ordinal) { ["path"] = path, ["tgid"] = 5L };
+        var file = TraceTestData.WriteSyscalls([
+            Call(1, new Process(5, "a", 1, Props("/a"))),
+            Call(2, new Process(5, "a", 1, Props("/a"))),
+            Call(3, new Process(5, "a", 1, Props("/b"))),
+            Call(4, new Process(5, "a", null, Props("/b"))),
+        ]);
+
+        var processes = TraceTestData.ReadAll(file, out _).Syscalls.Select(s => s.Record.Process!).ToList();
+
+        Assert.That(processes[1], Is.SameAs(processes[0]));
+        Assert.That(processes[2], Is.Not.SameAs(processes[1]));
+        Assert.That(processes[2].Properties["path"], Is.EqualTo("/b"));
+        Assert.That(processes[3].ParentPid, Is.Null);
+        Assert.That(processes[3].Properties.TryGetValue("missing", out _), Is.False);
+        Assert.That(() => processes[3].Properties["missing"], Throws.TypeOf<KeyNotFoundException>());
+        Assert.That(processes[0].Properties.Keys, Is.EqualTo(new[] { "path", "tgid" }));
+    }
+
+    [Test]
+    public async Task A_live_pipe_delivers_every_buffered_block_without_waiting_for_more_input()
+    {
+        var pipe = new System.IO.Pipelines.Pipe();
+        var events = TraceTestData.Events(40, 2, seed: 14);
+        var writer = new TraceWriter(pipe.Writer, TraceTestData.Options(blockSize: 512));
+        foreach (var e in events)
+        {
+            writer.WriteEvent(e);
+        }
+
+        await writer.FlushAsync();
+        var visitor = new CollectingVisitor();
+        await using var reader = new TraceReader(pipe.Reader);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (visitor.Events.Count < events.Count)
+        {
+            Assert.That(await reader.ReadBlockAsync(visitor, timeout.Token), Is.True);
+        }
+
+        Assert.That(visitor.Events.Select(e => e.Timestamp), Is.EqualTo(events.Select(e => e.Timestamp)), "the writer is still open, yet every flushed block was read");
+        await writer.DisposeAsync();
+        Assert.That(await reader.ReadBlockAsync(visitor, timeout.Token), Is.False);
+    }
+
+    [Test]
+    public void Concurrent_writers_on_several_vcpu_threads_lose_nothing_and_keep_each_vcpu_in_order()
+    {
+        const int perVcpu = 500;
+        var perThread = Enumerable.Range(0, 4)
+            .Select(v => TraceTestData.Events(perVcpu, 1, seed: 50 + v).Select(e => new NitroEvent(v, e.Direction, e.Mechanism, e.Registers, e.SpecialRegisters, e.Timestamp)).ToList())
+            .ToList();
+        using var stream = new MemoryStream();
+        using (var writer = new TraceWriter(stream, TraceTestData.Options(blockSize: 4096)))
+        {
+            Parallel.ForEach(perThread, new ParallelOptions { MaxDegreeOfParallelism = 4 }, events =>
+            {
+                foreach (var e in events)
+                {
+                    writer.WriteEvent(e);
+                }
+            });
+        }
+
+        var read = TraceTestData.ReadAll(stream.ToArray(), out var totals);
+
+        Assert.That(totals.Events, Is.EqualTo(4 * perVcpu));
+        for (var v = 0; v < 4; v++)
+        {
+            var vcpu = v;
+            Assert.That(read.Events.Where(e => e.Vcpu == vcpu).Select(e => e.Registers), Is.EqualTo(perThread[v].Select(e => e.Registers)), $"vCPU {v}");
+        }
+    }
+
+    [TestCase(0.0)]
+    [TestCase(-1.0)]
+    [TestCase(double.NaN)]
+    public void A_replay_speed_that_is_not_positive_is_refused(double speed) =>
+        Assert.That(() => TraceReplay.Events(new MemoryStream(), ReplayOptions.Timed(System.Reactive.Concurrency.ImmediateScheduler.Instance, speed)),
+            Throws.TypeOf<ArgumentOutOfRangeException>());
+
     private static void AssertProcess(Process? actual, Process? expected)
     {
         if (expected is null)

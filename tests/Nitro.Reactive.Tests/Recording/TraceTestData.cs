@@ -268,7 +268,7 @@ internal sealed class CollectingVisitor : ITraceVisitor
         }
     }
 
-    public void OnSyscall(in TraceEventView e, TraceSyscallRecord syscall)
+    public void OnSyscall(in TraceEventView e, in TraceSyscallRecord syscall)
     {
         Fingerprints.Add(Fingerprint(e, (ulong)syscall.Number + ((ulong)(uint)syscall.Name.GetHashCode(StringComparison.Ordinal) << 20) + ((ulong)(syscall.Decoded?.Count ?? 0) << 52)));
         if (KeepObjects)
