@@ -32,6 +32,9 @@ internal sealed class FlagTable
 
     public bool Wide { get; }
 
+    /// <summary>Gets the named masks (for tests that compare them with the C headers).</summary>
+    public IReadOnlyList<(ulong Mask, string Name)> Entries => _flags;
+
     public string Render(ulong value)
     {
         if (value == 0 && _fieldName is null)
