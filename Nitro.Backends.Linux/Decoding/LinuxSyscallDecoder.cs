@@ -44,6 +44,9 @@ public sealed class LinuxSyscallDecoder
     private const int OpenHowSize = 24;
     private const int CloneArgsSize = 88;
 
+    // Descriptors, small counts and statuses repeat on every call: box them once.
+    private static readonly object[] s_smallBoxes = BuildSmallBoxes();
+
     private static readonly string[] s_rawNames = ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"];
     private static readonly string[] s_prefixes = ["__ia32_compat_sys_", "__x64_sys_", "__ia32_sys_", "__se_sys_", "__do_sys_", "compat_sys_", "sys_"];
 
@@ -85,7 +88,7 @@ public sealed class LinuxSyscallDecoder
         {
             var count = Math.Min(s_rawNames.Length, arguments.Convention.MaxArguments);
             var raw = new Dictionary<string, object?>(count, StringComparer.Ordinal);
-            for (var i = 0; i < count; i++)
+            for (var i = 0; i < count && arguments.Convention.Locate(i).Kind == ArgumentLocationKind.Register; i++)
             {
                 raw[s_rawNames[i]] = Hex(arguments.GetRaw(i));
             }
@@ -121,20 +124,20 @@ public sealed class LinuxSyscallDecoder
         var result = new Dictionary<string, object?>(3, StringComparer.Ordinal);
         if (LinuxErrno.IsError(value))
         {
-            result["return"] = value;
+            result["return"] = Box(value);
             result["errno"] = LinuxErrno.Format((int)-value);
             return result;
         }
 
         if (signature is null)
         {
-            result["return"] = value;
+            result["return"] = Box(value);
             return result;
         }
 
         result["return"] = signature.Returns == ReturnKind.Address
             ? Hex(width == 4 ? (uint)value : (ulong)value)
-            : value;
+            : Box(value);
         var reader = new GuestReader(memory, width);
         switch (signature.ExitOutput)
         {
@@ -184,13 +187,13 @@ public sealed class LinuxSyscallDecoder
         switch (parameter.Kind)
         {
             case ArgumentKind.Int:
-                result[name] = (long)(int)raw;
+                result[name] = Box((int)raw);
                 break;
             case ArgumentKind.Long:
-                result[name] = reader.PointerWidth == 4 ? (int)raw : (long)raw;
+                result[name] = Box(reader.PointerWidth == 4 ? (int)raw : (long)raw);
                 break;
             case ArgumentKind.Size:
-                result[name] = (long)raw;
+                result[name] = Box((long)raw);
                 break;
             case ArgumentKind.Pointer:
             case ArgumentKind.Hex:
@@ -251,7 +254,20 @@ public sealed class LinuxSyscallDecoder
         }
     }
 
-    private static object DirFd(ulong raw) => (int)raw == LinuxFlags.AtFdCwd ? "AT_FDCWD" : (long)(int)raw;
+    private static object DirFd(ulong raw) => (int)raw == LinuxFlags.AtFdCwd ? "AT_FDCWD" : Box((int)raw);
+
+    private static object Box(long value) => (ulong)(value + 1) < (ulong)s_smallBoxes.Length ? s_smallBoxes[value + 1] : value;
+
+    private static object[] BuildSmallBoxes()
+    {
+        var boxes = new object[1 + 1024];
+        for (var i = 0; i < boxes.Length; i++)
+        {
+            boxes[i] = (long)(i - 1);
+        }
+
+        return boxes;
+    }
 
     private static object ReadSocketAddress(ulong address, uint length, in GuestReader reader)
     {
@@ -578,7 +594,7 @@ public sealed class LinuxSyscallDecoder
         return "killed " + LinuxSignals.Format(low) + ((status & 0x80) != 0 ? " (core dumped)" : string.Empty);
     }
 
-    internal static string Hex(ulong value) => string.Create(CultureInfo.InvariantCulture, $"0x{value:x}");
+    internal static string Hex(ulong value) => value == 0 ? "0x0" : string.Create(CultureInfo.InvariantCulture, $"0x{value:x}");
 
     /// <summary>A mode in octal with a leading zero and at least three digits: <c>0644</c>, <c>04755</c>, <c>0000</c>.</summary>
     internal static string Octal(ulong mode)

@@ -1,4 +1,5 @@
 using Nitro.Backends.Linux.Decoding;
+using Nitro.Reactive.Memory;
 using Nitro.Reactive.Syscalls;
 
 namespace Nitro.Backends.Linux.Tests.Decoding;
@@ -244,6 +245,35 @@ public sealed class LinuxSyscallDecoderHostileTests
         Assert.That(_decoder.DecodeEntry("write", Calls.X64(1, Unmapped, 100), _memory)["buf"], Is.EqualTo(new Unreadable(Unmapped, "not mapped")));
         Assert.That(_decoder.DecodeEntry("write", Calls.X64(1, 0, 100), _memory)["buf"], Is.EqualTo(new Unreadable(0, "null pointer")));
         Assert.That(_decoder.DecodeEntry("write", Calls.X64(1, 0, 0), _memory)["buf"], Is.Empty);
+    }
+
+    [Test]
+    public void Real_page_walker_with_wild_pointers_never_throws()
+    {
+        // Empty page tables: every address is unmapped, non-canonical or wraps around the top.
+        var space = new X86AddressSpace(new ArrayGuestMemory(0x10000), 0x1000);
+        ulong[] wild = [0x8000_0000_0000_0000, ulong.MaxValue, ulong.MaxValue - 3, 0x0000_7fff_ffff_fffc, 1];
+        foreach (var name in _decoder.KnownSyscalls)
+        {
+            foreach (var pointer in wild)
+            {
+                var arguments = Calls.X64(pointer, pointer, pointer, pointer, pointer, pointer);
+                Assert.That(() => _decoder.DecodeEntry(name, arguments, space), Throws.Nothing, $"{name} entry 0x{pointer:x}");
+                Assert.That(() => _decoder.DecodeExit(name, 1, arguments, space), Throws.Nothing, $"{name} exit 0x{pointer:x}");
+            }
+        }
+
+        var path = _decoder.DecodeEntry("open", Calls.X64(0x8000_0000_0000_0000, 0, 0), space)["pathname"];
+        Assert.That(path, Is.EqualTo(new Unreadable(0x8000_0000_0000_0000, "non-canonical")));
+    }
+
+    [Test]
+    public void Unknown_calls_under_a_stack_convention_list_only_register_arguments()
+    {
+        var registers = default(Nitro.Reactive.Events.Registers);
+        var trap = new Nitro.Reactive.Events.NitroEvent(0, Nitro.Reactive.Events.SyscallDirection.Enter, Nitro.Reactive.Events.SyscallMechanism.Syscall, in registers, default, 0);
+        var decoded = _decoder.DecodeEntry("NtNothing", new ArgumentMap(trap, CallingConvention.WindowsX64, null), _memory);
+        Assert.That(decoded.Keys, Is.EqualTo(new[] { "arg0", "arg1", "arg2", "arg3" }));
     }
 
     [Test]
