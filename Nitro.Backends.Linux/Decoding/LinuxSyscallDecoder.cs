@@ -192,6 +192,9 @@ public sealed class LinuxSyscallDecoder
             case ArgumentKind.Long:
                 result[name] = Box(reader.PointerWidth == 4 ? (int)raw : (long)raw);
                 break;
+            case ArgumentKind.SplitLong:
+                result[name] = Box((long)(((ulong)(uint)arguments.GetRaw(parameter.Aux) << 32) | (uint)raw));
+                break;
             case ArgumentKind.Size:
                 result[name] = Box((long)raw);
                 break;

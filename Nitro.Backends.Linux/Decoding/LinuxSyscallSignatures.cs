@@ -28,8 +28,10 @@ internal static class LinuxSyscallSignatures
         Add("close", [Int("fd", 0)]);
         Add("read", [Int("fd", 0), Pointer("buf", 1), Size("count", 2)]);
         Add("write", [Int("fd", 0), P("buf", ArgumentKind.BufferPreview, 1, aux: 2), Size("count", 2)]);
-        Add("pread64", [Int("fd", 0), Pointer("buf", 1), Size("count", 2), P("offset", ArgumentKind.Long, 3)]);
-        Add("pwrite64", [Int("fd", 0), P("buf", ArgumentKind.BufferPreview, 1, aux: 2), Size("count", 2), P("offset", ArgumentKind.Long, 3)]);
+        // ia32 passes the 64-bit offset as two registers, low half first.
+        var offset = ia32 ? P("offset", ArgumentKind.SplitLong, 3, aux: 4) : P("offset", ArgumentKind.Long, 3);
+        Add("pread64", [Int("fd", 0), Pointer("buf", 1), Size("count", 2), offset]);
+        Add("pwrite64", [Int("fd", 0), P("buf", ArgumentKind.BufferPreview, 1, aux: 2), Size("count", 2), offset]);
         Add("lseek", [Int("fd", 0), P("offset", ArgumentKind.Long, 1), P("whence", ArgumentKind.Whence, 2)]);
         Add("unlink", [Path("pathname", 0)]);
         Add("unlinkat", [DirFd("dirfd", 0), Path("pathname", 1), Flags("flags", 2, LinuxFlags.Unlinkat)]);
@@ -106,7 +108,23 @@ internal static class LinuxSyscallSignatures
         Add("sendto", [Int("sockfd", 0), P("buf", ArgumentKind.BufferPreview, 1, aux: 2), Size("len", 2), P("flags", ArgumentKind.Hex, 3), P("dest_addr", ArgumentKind.SocketAddress, 4, aux: 5), Int("addrlen", 5)]);
         Add("recvfrom", [Int("sockfd", 0), Pointer("buf", 1), Size("len", 2), P("flags", ArgumentKind.Hex, 3)]);
 
+        if (ia32)
+        {
+            // The 32-bit table's names for the same shapes.
+            Alias(table, "fcntl64", "fcntl");
+            Alias(table, "stat64", "stat");
+            Alias(table, "lstat64", "lstat");
+            Alias(table, "fstat64", "fstat");
+            Alias(table, "fstatat64", "newfstatat");
+        }
+
         return table.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+
+    private static void Alias(Dictionary<string, SyscallSignature> table, string alias, string name)
+    {
+        var signature = table[name];
+        table[alias] = new SyscallSignature(alias, signature.Parameters, signature.Returns, signature.ExitOutput);
     }
 
     private static Parameter P(string name, ArgumentKind kind, int index, int aux = -1) => new(name, kind, index, aux);

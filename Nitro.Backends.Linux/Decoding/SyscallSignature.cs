@@ -9,6 +9,9 @@ internal enum ArgumentKind
     /// <summary>A C <c>long</c> / <c>off_t</c> (register width, signed) as a <see cref="long"/>.</summary>
     Long,
 
+    /// <summary>A 64-bit value passed in two 32-bit registers (ia32 <c>pread64</c>): this one the low half, argument <see cref="Parameter.Aux"/> the high half.</summary>
+    SplitLong,
+
     /// <summary>A <c>size_t</c> as a <see cref="long"/>.</summary>
     Size,
 

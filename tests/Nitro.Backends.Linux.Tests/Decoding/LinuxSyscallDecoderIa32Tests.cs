@@ -79,6 +79,22 @@ public sealed class LinuxSyscallDecoderIa32Tests
     }
 
     [Test]
+    public void Pread64_joins_the_offset_halves()
+    {
+        var decoded = _decoder.DecodeEntry("pread64", Calls.Ia32(3, Buffer, 100, 0x10, 0x1), _memory);
+        Decoded.AssertEqual(decoded, ("fd", 3L), ("buf", "0xffd02000"), ("count", 100L), ("offset", 0x1_0000_0010L));
+    }
+
+    [Test]
+    public void Ia32_names_of_the_same_shapes_are_decoded()
+    {
+        _memory.PutString(Strings, "/proc/self/maps");
+        Assert.That(_decoder.DecodeEntry("stat64", Calls.Ia32(Strings, Buffer), _memory)["pathname"], Is.EqualTo("/proc/self/maps"));
+        Assert.That(_decoder.DecodeEntry("fcntl64", Calls.Ia32(3, 1030, 10), _memory)["cmd"], Is.EqualTo("F_DUPFD_CLOEXEC"));
+        Assert.That(_decoder.IsKnown("stat64"), Is.False, "x86-64 has no stat64");
+    }
+
+    [Test]
     public void Exit_sign_extends_a_32_bit_return_value()
     {
         Decoded.AssertEqual(_decoder.DecodeExit("open", 0xFFFF_FFFE, Calls.Ia32(), _memory), ("return", -2L), ("errno", "ENOENT"));
