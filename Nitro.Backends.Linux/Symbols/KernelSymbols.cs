@@ -172,32 +172,23 @@ public sealed class KernelSymbols
     /// <returns>The symbol and offset, or <see langword="null"/> outside the kernel image.</returns>
     public SymbolLocation? Lookup(ulong address)
     {
-        if (address < KernelHalf || _firstKernelSymbol >= _symbols.Length || address < _symbols[_firstKernelSymbol].Address || address >= ImageEnd)
+        var index = LookupIndex(address);
+        return index < 0 ? null : new SymbolLocation(_symbols[index], address - _symbols[index].Address);
+    }
+
+    /// <summary>Gets every symbol that starts exactly at an address (aliases such as <c>__x64_sys_ni_syscall</c> / <c>sys_ni_syscall</c>).</summary>
+    /// <param name="address">A kernel image virtual address.</param>
+    /// <returns>The symbols, in kallsyms order; empty when none starts there.</returns>
+    public IReadOnlyList<KernelSymbol> GetSymbolsAt(ulong address)
+    {
+        var result = new List<KernelSymbol>();
+        var index = LookupIndex(address);
+        for (var i = index; i >= 0 && i < _symbols.Length && _symbols[i].Address == address; i++)
         {
-            return null;
+            result.Add(_symbols[i]);
         }
 
-        int low = _firstKernelSymbol, high = _symbols.Length - 1;
-        while (low < high)
-        {
-            var middle = low + ((high - low + 1) / 2);
-            if (_symbols[middle].Address <= address)
-            {
-                low = middle;
-            }
-            else
-            {
-                high = middle - 1;
-            }
-        }
-
-        // Several symbols may share an address; report the first (usually the global one).
-        while (low > _firstKernelSymbol && _symbols[low - 1].Address == _symbols[low].Address)
-        {
-            low--;
-        }
-
-        return new SymbolLocation(_symbols[low], address - _symbols[low].Address);
+        return result;
     }
 
     /// <summary>Gets the guest physical address of a kernel image virtual address (no page tables involved).</summary>
@@ -405,6 +396,36 @@ public sealed class KernelSymbols
         }
 
         return true;
+    }
+
+    private int LookupIndex(ulong address)
+    {
+        if (address < KernelHalf || _firstKernelSymbol >= _symbols.Length || address < _symbols[_firstKernelSymbol].Address || address >= ImageEnd)
+        {
+            return -1;
+        }
+
+        int low = _firstKernelSymbol, high = _symbols.Length - 1;
+        while (low < high)
+        {
+            var middle = low + ((high - low + 1) / 2);
+            if (_symbols[middle].Address <= address)
+            {
+                low = middle;
+            }
+            else
+            {
+                high = middle - 1;
+            }
+        }
+
+        // Several symbols may share an address; report the first.
+        while (low > _firstKernelSymbol && _symbols[low - 1].Address == _symbols[low].Address)
+        {
+            low--;
+        }
+
+        return low;
     }
 
     private bool IsInImage(ulong virtualAddress, int length) =>
