@@ -413,7 +413,10 @@ public sealed class BtfTypes
                 return 8;
             case BtfKind.Array:
                 TryGetArray(typeId, out var element, out var length);
-                return checked(length * SizeOf(element, depth + 1));
+                var elementSize = SizeOf(element, depth + 1);
+                return elementSize != 0 && length > ulong.MaxValue / elementSize
+                    ? throw Damaged(Position(typeId), $"array type {typeId} of {length} elements of {elementSize} bytes overflows")
+                    : length * elementSize;
             case BtfKind.Typedef or BtfKind.Const or BtfKind.Volatile or BtfKind.Restrict or BtfKind.TypeTag or BtfKind.Variable:
                 return SizeOf(Referenced(typeId), depth + 1);
             default:

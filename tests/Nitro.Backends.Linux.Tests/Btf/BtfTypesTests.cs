@@ -198,6 +198,41 @@ public sealed class BtfTypesTests
         Assert.That(error!.Message, Does.Contain("cycle"));
     }
 
+    [Test]
+    public void Random_damage_fails_only_with_ProfileException()
+    {
+        var random = new Random(1122);
+        var original = SyntheticKernel.BuildBtf();
+        var (parsed, rejected) = (0, 0);
+        for (var round = 0; round < 300; round++)
+        {
+            var blob = (byte[])original.Clone();
+            for (var i = 0; i < 4; i++)
+            {
+                blob[24 + random.Next(blob.Length - 24)] = (byte)random.Next(256);
+            }
+
+            try
+            {
+                var types = BtfTypes.Parse(blob);
+                foreach (var (aggregate, path) in new[] { ("task_struct", "comm"), ("file", "f_path.dentry"), ("dentry", "d_name.name"), ("mm_struct", "exe_file") })
+                {
+                    var member = types.GetMemberPath(aggregate, path);
+                    _ = types.SizeOf(member.TypeId);
+                }
+
+                parsed++;
+            }
+            catch (ProfileException)
+            {
+                rejected++;
+            }
+        }
+
+        Assert.That(rejected, Is.GreaterThan(0), "damage is detected");
+        Assert.That(parsed + rejected, Is.EqualTo(300), "no other exception escaped");
+    }
+
     private static void AssertDamaged(Action<byte[]> damage, string offset, string what)
     {
         var blob = SyntheticKernel.BuildBtf();

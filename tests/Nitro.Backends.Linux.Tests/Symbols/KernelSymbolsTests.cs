@@ -146,4 +146,62 @@ public sealed class KernelSymbolsTests
         cancellation.Cancel();
         Assert.Throws<OperationCanceledException>(() => KernelSymbols.Locate(s_kernel.Memory, cancellation.Token));
     }
+    [Test]
+    public void Scan_finds_patterns_that_straddle_a_chunk_boundary()
+    {
+        var bytes = new byte[(17 << 20) + 100];
+        var digits = (16 << 20) - 7;
+        var banner = (16 << 20) + 4096 - 5;
+        "0\01\02\03\04\05\06\07\08\09\0"u8.CopyTo(bytes.AsSpan(digits));
+        "Linux version "u8.CopyTo(bytes.AsSpan(banner));
+        var digitHits = new List<ulong>();
+        var bannerHits = new List<ulong>();
+
+        KernelSymbols.Scan(new ArrayGuestMemory(bytes), digitHits, bannerHits, CancellationToken.None);
+
+        Assert.That(digitHits, Is.EqualTo(new[] { (ulong)digits }));
+        Assert.That(bannerHits, Is.EqualTo(new[] { (ulong)banner }));
+    }
+
+    [TestCase(0)]
+    [TestCase(65536 - 20)]
+    [TestCase(65536 - 30)]
+    public void Digit_runs_at_the_edges_of_memory_are_not_token_tables(int position)
+    {
+        var bytes = new byte[65536];
+        "0\01\02\03\04\05\06\07\08\09\0"u8.CopyTo(bytes.AsSpan(position));
+
+        var error = Assert.Throws<ProfileException>(() => KernelSymbols.Locate(new ArrayGuestMemory(bytes)));
+        Assert.That(error!.Message, Does.Contain("1 candidate token tables"));
+    }
+
+    [Test]
+    public void Random_damage_to_the_tables_fails_only_with_ProfileException_or_decodes_consistently()
+    {
+        var random = new Random(20261122);
+        var original = SyntheticKernel.MemoryBytes(s_kernel.Memory);
+        var start = (int)s_kernel.KallsymsPhysical;
+        var length = s_kernel.Kallsyms.Bytes.Length;
+        var failures = 0;
+        for (var round = 0; round < 40; round++)
+        {
+            var bytes = (byte[])original.Clone();
+            for (var i = 0; i < 8; i++)
+            {
+                bytes[start + random.Next(length)] = (byte)random.Next(256);
+            }
+
+            try
+            {
+                var symbols = KernelSymbols.Locate(new ArrayGuestMemory(bytes));
+                Assert.That(symbols.Count, Is.EqualTo(s_symbols.Count), "a damaged table that still decodes has every symbol");
+            }
+            catch (ProfileException)
+            {
+                failures++;
+            }
+        }
+
+        Assert.That(failures, Is.GreaterThan(0), "some damage must be detected");
+    }
 }
