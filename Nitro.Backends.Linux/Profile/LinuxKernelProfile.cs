@@ -41,7 +41,7 @@ public sealed class LinuxKernelProfile
         Ia32Syscalls = ToEntries(document.Ia32Syscalls, kernelBase);
     }
 
-    /// <summary>Gets the kernel banner (<c>linux_banner</c>), which identifies the kernel build.</summary>
+    /// <summary>Gets the kernel banner (<c>linux_banner</c> without its final newline), which identifies the kernel build.</summary>
     public string Banner => _document.Banner;
 
     /// <summary>Gets the virtual address of <c>_text</c> in this boot (KASLR applied).</summary>
@@ -125,7 +125,7 @@ public sealed class LinuxKernelProfile
         ArgumentNullException.ThrowIfNull(symbols);
         ArgumentNullException.ThrowIfNull(types);
         var text = symbols.GetAddress(Text);
-        var document = new ProfileDocument { Banner = symbols.ReadImageString(symbols.GetAddress(BannerName), 512) };
+        var document = new ProfileDocument { Banner = symbols.ReadImageString(symbols.GetAddress(BannerName), 512).TrimEnd('\n') };
         foreach (var name in new[] { EntrySyscallName, SysretqName, ReturnToUserName, SysCallTableName, InitTaskName, BannerName, PerCpuOffsetName })
         {
             document.Symbols[name] = symbols.GetAddress(name) - text;
@@ -170,10 +170,17 @@ public sealed class LinuxKernelProfile
     {
         ArgumentNullException.ThrowIfNull(memory);
         cacheDirectory ??= DefaultCacheDirectory;
-        foreach (var banner in FindBanners(memory, cancellationToken))
+        var hits = FindBannerHits(memory, cancellationToken);
+        var tried = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var hit in hits)
         {
+            if (ReadPhysicalString(memory, hit, 512) is not { } banner || !tried.Add(banner))
+            {
+                continue;
+            }
+
             var path = GetCachePath(cacheDirectory, banner);
-            if (File.Exists(path) && TryLoad(path, memory, cancellationToken) is { } cached)
+            if (File.Exists(path) && TryLoad(path, memory, hits) is { } cached)
             {
                 return cached;
             }
@@ -221,6 +228,11 @@ public sealed class LinuxKernelProfile
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(memory);
+        return TryLoad(path, memory, FindBannerHits(memory, cancellationToken));
+    }
+
+    private static LinuxKernelProfile? TryLoad(string path, IGuestMemory memory, List<ulong> bannerHits)
+    {
         ProfileDocument? document;
         try
         {
@@ -238,10 +250,7 @@ public sealed class LinuxKernelProfile
             return null;
         }
 
-        var digits = new List<ulong>();
-        var banners = new List<ulong>();
-        KernelSymbols.Scan(memory, digits, banners, cancellationToken);
-        foreach (var hit in banners)
+        foreach (var hit in bannerHits)
         {
             if (TryAttach(document, memory, hit, out var kernelBase, out var delta))
             {
@@ -384,22 +393,12 @@ public sealed class LinuxKernelProfile
         return code.StartsWith(swapgs) || (allowEndbr && code.StartsWith(endbr64) && code[4..].StartsWith(swapgs));
     }
 
-    private static List<string> FindBanners(IGuestMemory memory, CancellationToken cancellationToken)
+    private static List<ulong> FindBannerHits(IGuestMemory memory, CancellationToken cancellationToken)
     {
         var digits = new List<ulong>();
         var hits = new List<ulong>();
         KernelSymbols.Scan(memory, digits, hits, cancellationToken);
-        var banners = new List<string>();
-        foreach (var hit in hits)
-        {
-            var text = ReadPhysicalString(memory, hit, 512);
-            if (text is not null && !banners.Contains(text, StringComparer.Ordinal))
-            {
-                banners.Add(text);
-            }
-        }
-
-        return banners;
+        return hits;
     }
 
     private static bool TryAttach(ProfileDocument document, IGuestMemory memory, ulong bannerPhysical, out ulong kernelBase, out ulong delta)
@@ -472,7 +471,7 @@ public sealed class LinuxKernelProfile
         var buffer = new byte[(int)Math.Min((ulong)maxBytes, memory.Size - address)];
         memory.Read(address, buffer);
         var end = Array.IndexOf(buffer, (byte)0);
-        return end < 0 ? null : Encoding.UTF8.GetString(buffer, 0, end);
+        return end < 0 ? null : Encoding.UTF8.GetString(buffer, 0, end).TrimEnd('\n');
     }
 
     private ulong Address(string name) =>

@@ -22,7 +22,7 @@ public sealed class LinuxKernelProfileTests
 
         Assert.That(profile.KernelBase, Is.EqualTo(kernel.Text));
         Assert.That(profile.ImageDelta, Is.EqualTo(kernel.Delta));
-        Assert.That(profile.Banner, Is.EqualTo(kernel.Banner + "\n"));
+        Assert.That(profile.Banner, Is.EqualTo(kernel.Banner));
         Assert.That(profile.EntrySyscall64, Is.EqualTo(kernel.Text + SyntheticKernel.EntryOffset));
         Assert.That(profile.EntrySysretqUnsafeStack, Is.EqualTo(kernel.Text + SyntheticKernel.SysretqOffset));
         Assert.That(profile.SwapgsRestoreRegsAndReturnToUsermode, Is.EqualTo(kernel.Text + SyntheticKernel.ReturnToUserOffset));
