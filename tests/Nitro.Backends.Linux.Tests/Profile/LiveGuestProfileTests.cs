@@ -76,6 +76,73 @@ public sealed partial class LiveGuestProfileTests
         }
     }
 
+    [Test]
+    public async Task Profile_cached_in_one_boot_is_reused_in_the_next_boot_with_another_KASLR_slide(CancellationToken cancellationToken)
+    {
+        var cache = Directory.CreateTempSubdirectory("nitro-live-cache-").FullName;
+        try
+        {
+            ulong firstBase;
+            var first = await BootAsync(cancellationToken);
+            try
+            {
+                await first.Qmp.StopAsync(cancellationToken);
+                using var memory = first.OpenMemory();
+                var built = LinuxKernelProfile.LoadOrBuild(memory, cache, cancellationToken);
+                Assert.That(built.LoadedFromCache, Is.False);
+                firstBase = built.KernelBase;
+            }
+            finally
+            {
+                await first.DisposeAsync();
+            }
+
+            var second = await BootAsync(cancellationToken);
+            try
+            {
+                var guestView = ReadGuestKallsyms(second);
+                await second.Qmp.StopAsync(cancellationToken);
+                using var memory = second.OpenMemory();
+                var loaded = LinuxKernelProfile.LoadOrBuild(memory, cache, cancellationToken);
+
+                TestContext.Out.WriteLine($"_text 0x{firstBase:x} in the first boot, 0x{loaded.KernelBase:x} in the second");
+                Assert.That(loaded.LoadedFromCache, Is.True);
+                Assert.That(loaded.KernelBase, Is.EqualTo(guestView["_text"]));
+                Assert.That(loaded.EntrySyscall64, Is.EqualTo(guestView["entry_SYSCALL_64"]));
+                Assert.That(loaded.SysCallTable, Is.EqualTo(guestView["sys_call_table"]));
+                Assert.That(loaded.InitTask, Is.EqualTo(guestView["init_task"]));
+                Assert.That(loaded.CurrentTaskPerCpuOffset, Is.EqualTo(guestView["current_task"]));
+                Assert.That(loaded.GetSyscallName(257), Is.EqualTo("openat"));
+            }
+            finally
+            {
+                await second.DisposeAsync();
+            }
+        }
+        finally
+        {
+            Directory.Delete(cache, recursive: true);
+        }
+    }
+
+    private static async Task<QemuMachine> BootAsync(CancellationToken cancellationToken)
+    {
+        var (kernel, initrd) = TestGuest.Default;
+        var machine = await QemuMachine.StartAsync(
+            new QemuOptions { Kernel = kernel, Initrd = initrd, Append = $"quiet panic=-1 nitro.workload=\"{Workload}\"" },
+            cancellationToken);
+        try
+        {
+            await machine.WaitForConsoleAsync("KALLSYMS-LISTED", TimeSpan.FromSeconds(180), cancellationToken);
+            return machine;
+        }
+        catch
+        {
+            await machine.DisposeAsync();
+            throw;
+        }
+    }
+
     private static Dictionary<string, ulong> ReadGuestKallsyms(QemuMachine machine)
     {
         var lines = new ConcurrentQueue<string>();
