@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
+using static System.FormattableString;
 using Nitro.Backends.Linux.Profile;
 using Nitro.Reactive.Memory;
 
@@ -117,7 +118,7 @@ public sealed class KernelSymbols
                 return result;
             }
 
-            failures.Append(CultureInfoInvariant($"token table at 0x{result.TokenTablePhysicalAddress:x}: {reason}; "));
+            failures.Append(Invariant($"token table at 0x{result.TokenTablePhysicalAddress:x}: {reason}; "));
         }
 
         throw new ProfileException(
@@ -253,10 +254,6 @@ public sealed class KernelSymbols
         return Encoding.UTF8.GetString(buffer, 0, end >= 0 ? end : buffer.Length);
     }
 
-    /// <summary>Decodes tables from memory and fixes the delta without searching for a banner (tests, cached profiles).</summary>
-    internal static KernelSymbols FromTables(IGuestMemory memory, KallsymsTables tables, ulong tokenTablePhysicalAddress, ulong imageDelta) =>
-        new(memory, tables, tokenTablePhysicalAddress) { ImageDelta = imageDelta };
-
     internal static void Scan(IGuestMemory memory, List<ulong> digitHits, List<ulong> bannerHits, CancellationToken cancellationToken)
     {
         var overlap = Math.Max(KallsymsParser.DigitTokens.Length, BannerPrefix.Length) - 1;
@@ -323,13 +320,13 @@ public sealed class KernelSymbols
             var digit = (int)(hit - windowStart);
             if (!KallsymsParser.TryReadTokenTable(span, digit, out var tokenTable, out var tokenIndex, out var tokens))
             {
-                failures.Append(CultureInfoInvariant($"token table at 0x{tokenTablePhysical:x}: unreadable in the large window; "));
+                failures.Append(Invariant($"token table at 0x{tokenTablePhysical:x}: unreadable in the large window; "));
                 return null;
             }
 
             if (!KallsymsParser.TryDecode(span, tokenTable, tokenIndex, tokens, out var tables, out var failure))
             {
-                failures.Append(CultureInfoInvariant($"token table at 0x{tokenTablePhysical:x}: {failure}; "));
+                failures.Append(Invariant($"token table at 0x{tokenTablePhysical:x}: {failure}; "));
                 return null;
             }
 
@@ -340,8 +337,6 @@ public sealed class KernelSymbols
             ArrayPool<byte>.Shared.Return(window);
         }
     }
-
-    private static string CultureInfoInvariant(FormattableString text) => FormattableString.Invariant(text);
 
     private bool TryResolveImageDelta(List<ulong> bannerHits, out string reason)
     {
@@ -368,7 +363,7 @@ public sealed class KernelSymbols
         }
 
         ImageDelta = 0;
-        reason = CultureInfoInvariant($"none of the {bannerHits.Count} 'Linux version' strings in memory is linux_banner (0x{banner:x}) with a consistent image delta");
+        reason = Invariant($"none of the {bannerHits.Count} 'Linux version' strings in memory is linux_banner (0x{banner:x}) with a consistent image delta");
         return false;
     }
 

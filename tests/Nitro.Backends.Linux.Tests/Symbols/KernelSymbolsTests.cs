@@ -140,6 +140,16 @@ public sealed class KernelSymbolsTests
     }
 
     [Test]
+    public void Locate_without_the_banner_in_the_image_names_linux_banner()
+    {
+        var bytes = SyntheticKernel.MemoryBytes(s_kernel.Memory);
+        bytes[(int)(s_kernel.PhysicalText + SyntheticKernel.BannerOffset)] = (byte)'X';
+
+        var error = Assert.Throws<ProfileException>(() => KernelSymbols.Locate(new ArrayGuestMemory(bytes)));
+        Assert.That(error!.Message, Does.Contain("linux_banner").And.Contain("consistent image delta"));
+    }
+
+    [Test]
     public void Locate_honours_cancellation()
     {
         using var cancellation = new CancellationTokenSource();
