@@ -1,0 +1,34 @@
+using System.Text.Json.Serialization;
+
+namespace Nitro.Backends.Linux.Profile;
+
+/// <summary>
+/// The cached, KASLR-independent part of a <see cref="LinuxKernelProfile"/>: image addresses are
+/// stored relative to <c>_text</c>, so one file serves every boot of the same kernel build.
+/// </summary>
+internal sealed class ProfileDocument
+{
+    public const int CurrentFormat = 1;
+
+    public int Format { get; set; } = CurrentFormat;
+
+    public string Banner { get; set; } = string.Empty;
+
+    /// <summary>Gets or sets image symbols as offsets from <c>_text</c>.</summary>
+    public Dictionary<string, ulong> Symbols { get; set; } = new(StringComparer.Ordinal);
+
+    public ulong CurrentTaskPerCpuOffset { get; set; }
+
+    public KernelTypeOffsets? Offsets { get; set; }
+
+    public List<SyscallDocument> Syscalls { get; set; } = [];
+
+    public List<SyscallDocument> Ia32Syscalls { get; set; } = [];
+}
+
+/// <summary>A syscall slot with its handler relative to <c>_text</c>.</summary>
+internal sealed record SyscallDocument(int Number, string HandlerName, string Name, ulong HandlerOffset);
+
+[JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSerializable(typeof(ProfileDocument))]
+internal sealed partial class ProfileJsonContext : JsonSerializerContext;
