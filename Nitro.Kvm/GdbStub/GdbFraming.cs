@@ -173,77 +173,116 @@ internal static class GdbFraming
 
     private static void Decode(in ReadOnlySequence<byte> body, ArrayBufferWriter<byte> payload)
     {
-        var span = payload.GetSpan((int)body.Length);
-        var n = 0;
-        var escaped = false;
-        var rle = false;
-        var any = false;
-        byte last = 0;
+        var decoder = new Decoder(payload, (int)body.Length);
         foreach (var segment in body)
         {
-            foreach (var b in segment.Span)
+            decoder.Feed(segment.Span);
+        }
+
+        decoder.Finish();
+    }
+
+    /// <summary>Undoes escapes and run-length encoding; state carries across segments.</summary>
+    private ref struct Decoder
+    {
+        private readonly ArrayBufferWriter<byte> _payload;
+        private Span<byte> _span;
+        private int _n;
+        private bool _escaped;
+        private bool _rle;
+        private bool _any;
+        private byte _last;
+
+        public Decoder(ArrayBufferWriter<byte> payload, int sizeHint)
+        {
+            _payload = payload;
+            _span = payload.GetSpan(sizeHint);
+        }
+
+        public void Feed(ReadOnlySpan<byte> bytes)
+        {
+            while (!bytes.IsEmpty)
             {
-                int repeat;
-                byte value;
-                if (rle)
+                if (!_rle && !_escaped)
                 {
-                    rle = false;
-                    repeat = b - 29;
-                    if (!any || repeat < 0)
+                    // Copy the plain run up to the next escape or run-length marker in one go.
+                    var run = bytes.IndexOfAny(Escape, (byte)'*');
+                    var plain = run < 0 ? bytes : bytes[..run];
+                    if (!plain.IsEmpty)
+                    {
+                        Put(plain);
+                        bytes = bytes[plain.Length..];
+                        continue;
+                    }
+                }
+
+                var b = bytes[0];
+                bytes = bytes[1..];
+                if (_rle)
+                {
+                    _rle = false;
+                    var repeat = b - 29;
+                    if (!_any || repeat < 0)
                     {
                         throw new GdbFramingException($"Invalid run-length count byte 0x{b:x2} in a packet.");
                     }
 
-                    value = last;
+                    PutRepeated(_last, repeat);
                 }
-                else if (escaped)
+                else if (_escaped)
                 {
-                    escaped = false;
-                    repeat = 1;
-                    value = (byte)(b ^ 0x20);
-                }
-                else if (b == Escape)
-                {
-                    escaped = true;
-                    continue;
-                }
-                else if (b == (byte)'*')
-                {
-                    rle = true;
-                    continue;
+                    _escaped = false;
+                    PutRepeated((byte)(b ^ 0x20), 1);
                 }
                 else
                 {
-                    repeat = 1;
-                    value = b;
+                    _escaped = b == Escape;
+                    _rle = !_escaped;
                 }
-
-                Put(payload, ref span, ref n, value, repeat);
-                last = value;
-                any = true;
             }
         }
 
-        if (escaped || rle)
+        public readonly void Finish()
         {
-            throw new GdbFramingException("A packet ends inside an escape or a run-length sequence.");
-        }
-
-        payload.Advance(n);
-    }
-
-    private static void Put(ArrayBufferWriter<byte> payload, ref Span<byte> span, ref int n, byte value, int repeat)
-    {
-        for (var i = 0; i < repeat; i++)
-        {
-            if (n == span.Length)
+            if (_escaped || _rle)
             {
-                payload.Advance(n);
-                span = payload.GetSpan(256);
-                n = 0;
+                throw new GdbFramingException("A packet ends inside an escape or a run-length sequence.");
             }
 
-            span[n++] = value;
+            _payload.Advance(_n);
+        }
+
+        private void Put(scoped ReadOnlySpan<byte> bytes)
+        {
+            Reserve(bytes.Length);
+            bytes.CopyTo(_span[_n..]);
+            _n += bytes.Length;
+            _last = bytes[^1];
+            _any = true;
+        }
+
+        private void PutRepeated(byte value, int count)
+        {
+            if (count == 0)
+            {
+                return;
+            }
+
+            Reserve(count);
+            _span.Slice(_n, count).Fill(value);
+            _n += count;
+            _last = value;
+            _any = true;
+        }
+
+        private void Reserve(int length)
+        {
+            if (_n + length > _span.Length)
+            {
+                _payload.Advance(_n);
+                _span = _payload.GetSpan(length + 256);
+                _n = 0;
+            }
         }
     }
 }

@@ -33,6 +33,14 @@ public sealed class GdbFramingTests
     }
 
     [Test]
+    public void Run_length_expansion_may_outgrow_the_raw_packet_many_times()
+    {
+        // '~' is 126: 97 more copies each time; 20 runs of 98 bytes from 60 raw bytes.
+        var raw = string.Concat(Enumerable.Repeat("a*~", 20));
+        Assert.That(ReadAll(FakeGdbStub.Frame(raw)), Is.EqualTo(new[] { (GdbFrameKind.Packet, new string('a', 20 * 98)) }));
+    }
+
+    [Test]
     public void Run_length_count_applies_to_an_escaped_byte()
     {
         Assert.That(ReadAll(FakeGdbStub.Frame("}\u0003* ")), Is.EqualTo(new[] { (GdbFrameKind.Packet, "####") }));
