@@ -95,6 +95,35 @@ public sealed class GdbRemoteClientQemuTests
     }
 
     [Test]
+    public async Task Tcp_gdbstub_on_loopback_speaks_the_same_protocol()
+    {
+        var (kernel, initrd) = TestGuest.Default;
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        // A later -gdb replaces QemuMachine's unix-socket gdbstub.
+        var options = new QemuOptions { Kernel = kernel, Initrd = initrd, Append = KeepAlive, StartPaused = true };
+        options.ExtraArguments.Add("-gdb");
+        options.ExtraArguments.Add($"tcp:127.0.0.1:{port}");
+        var machine = await QemuMachine.StartAsync(options);
+        try
+        {
+            await using var gdb = await GdbRemoteClient.ConnectTcpAsync("127.0.0.1", port, TimeSpan.FromSeconds(30));
+            Assert.That(gdb.Endpoint, Is.EqualTo($"127.0.0.1:{port}"));
+            Assert.That(await gdb.ReadRegisterAsync(GdbX86Registers.Rip), Is.EqualTo(0xfff0UL));
+            Assert.That(await gdb.ListThreadsAsync(), Is.EqualTo(new[] { 1 }));
+        }
+        finally
+        {
+            await machine.DisposeAsync();
+        }
+    }
+
+    [Test]
     public async Task Register_written_with_P_reads_back_with_p_and_g_and_is_restored()
     {
         var (kernel, initrd) = TestGuest.Default;
