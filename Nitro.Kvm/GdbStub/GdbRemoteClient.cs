@@ -26,6 +26,9 @@ public sealed class GdbRemoteClient : IAsyncDisposable
     private const int MaxBadChecksums = 16;
     private const int MaxMemoryChunk = 1024;
     private static readonly byte[] s_readRegisters = "g"u8.ToArray();
+    private static readonly byte[] s_continue = "c"u8.ToArray();
+    private static readonly byte[] s_continueAll = "vCont;c"u8.ToArray();
+    private static readonly byte[] s_step = "s"u8.ToArray();
     private static readonly byte[] s_detach = "D"u8.ToArray();
     private static readonly byte[] s_detachProcess = "D;1"u8.ToArray();
 
@@ -124,9 +127,15 @@ public sealed class GdbRemoteClient : IAsyncDisposable
     /// <returns>The reply data; empty when the stub does not support the command.</returns>
     /// <exception cref="GdbStubException">The connection was lost.</exception>
     /// <exception cref="InvalidOperationException">The target is running.</exception>
+    /// <exception cref="ArgumentException">The command resumes the target (use <see cref="ContinueAsync"/> or <see cref="StepAsync"/>).</exception>
     public async Task<string> SendCommandAsync(string command, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(command);
+        if (command is "c" or "s" || command.StartsWith("vCont;", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"'{command}' resumes the target and has no reply; use ContinueAsync or StepAsync, then WaitForStopAsync.", nameof(command));
+        }
+
         var data = Encoding.Latin1.GetBytes(command);
         var reply = await ExchangeAsync(data, data.Length, command, expectsStop: string.Equals(command, "?", StringComparison.Ordinal), cancellationToken);
         return Encoding.Latin1.GetString(reply);
@@ -317,39 +326,31 @@ public sealed class GdbRemoteClient : IAsyncDisposable
     /// <returns>A task that completes when the stub acknowledged the packet.</returns>
     /// <exception cref="GdbStubException">The connection was lost.</exception>
     /// <exception cref="InvalidOperationException">The target is already running.</exception>
-    public async Task ContinueAsync(CancellationToken cancellationToken = default)
+    public Task ContinueAsync(CancellationToken cancellationToken = default) =>
+        _vCont ? ResumeAsync(s_continueAll, "vCont;c", cancellationToken) : ResumeAsync(s_continue, "c", cancellationToken);
+
+    /// <summary>
+    /// Executes one instruction on one vCPU while the others stay stopped (<c>vCont;s:thread</c>;
+    /// <c>s</c> on the selected vCPU when the stub has no vCont) and returns once the stub
+    /// acknowledged; the stop after the step comes through <see cref="WaitForStopAsync"/>.
+    /// </summary>
+    /// <param name="threadId">The thread to step (QEMU: vCPU index + 1), as in <see cref="StopReply.ThreadId"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for the acknowledgement.</param>
+    /// <returns>A task that completes when the stub acknowledged the packet.</returns>
+    /// <exception cref="GdbStubException">The connection was lost.</exception>
+    /// <exception cref="InvalidOperationException">The target is already running.</exception>
+    public Task StepAsync(int threadId, CancellationToken cancellationToken = default)
     {
-        var command = _vCont ? "vCont;c" : "c";
-        await _gate.WaitAsync(cancellationToken);
-        try
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threadId);
+        if (!_vCont)
         {
-            ThrowIfUnusable(command);
-            while (_stops.Reader.TryRead(out _))
-            {
-            }
-
-            TaskCompletionSource? ack = null;
-            if (_acks)
-            {
-                ack = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                lock (_stateLock)
-                {
-                    _pendingAck = ack;
-                    _pendingCommand = command;
-                }
-            }
-
-            _running = true;
-            SendPacket(_vCont ? "vCont;c"u8 : "c"u8, command);
-            if (ack is not null)
-            {
-                await ack.Task.WaitAsync(cancellationToken);
-            }
+            return ResumeAsync(s_step, "s", cancellationToken);
         }
-        finally
-        {
-            _gate.Release();
-        }
+
+        var command = new byte[48];
+        "vCont;s:"u8.CopyTo(command);
+        var n = 8 + WriteThreadId(threadId, command.AsSpan(8));
+        return ResumeAsync(command.AsMemory(0, n), "vCont;s", cancellationToken);
     }
 
     /// <summary>Waits for the next stop reply (breakpoint, interrupt, exit).</summary>
@@ -528,7 +529,6 @@ public sealed class GdbRemoteClient : IAsyncDisposable
 
         _socket.Dispose();
         await _readLoop;
-        _gate.Dispose();
     }
 
     private static async Task<GdbRemoteClient> InitializeAsync(GdbRemoteClient client, TimeSpan timeout, CancellationToken cancellationToken)
@@ -622,6 +622,40 @@ public sealed class GdbRemoteClient : IAsyncDisposable
         }
 
         ThrowUnlessOk(reply, $"{(char)verb}{(int)kind},{address:x},1");
+    }
+
+    private async Task ResumeAsync(ReadOnlyMemory<byte> packet, string command, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            ThrowIfUnusable(command);
+            while (_stops.Reader.TryRead(out _))
+            {
+            }
+
+            TaskCompletionSource? ack = null;
+            if (_acks)
+            {
+                ack = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                lock (_stateLock)
+                {
+                    _pendingAck = ack;
+                    _pendingCommand = command;
+                }
+            }
+
+            _running = true;
+            SendPacket(packet.Span, command);
+            if (ack is not null)
+            {
+                await ack.Task.WaitAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     private async Task<byte[]> ExchangeAsync(byte[] data, int length, string what, bool expectsStop, CancellationToken cancellationToken)
@@ -754,8 +788,9 @@ public sealed class GdbRemoteClient : IAsyncDisposable
                 }
             }
         }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or GdbFramingException or GdbStubException or OperationCanceledException)
+        catch (Exception ex)
         {
+            // Whatever ends the loop must fail the pending calls rather than leave them waiting.
             cause = ex;
         }
         finally

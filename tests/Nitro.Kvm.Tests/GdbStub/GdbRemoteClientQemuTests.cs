@@ -124,7 +124,7 @@ public sealed class GdbRemoteClientQemuTests
     }
 
     [Test]
-    public async Task Register_written_with_P_reads_back_with_p_and_g_and_is_restored()
+    public async Task Register_written_with_P_reads_back_with_p_and_g_and_a_step_moves_rip()
     {
         var (kernel, initrd) = TestGuest.Default;
         var machine = await QemuMachine.StartAsync(new QemuOptions { Kernel = kernel, Initrd = initrd, Append = KeepAlive });
@@ -140,6 +140,14 @@ public sealed class GdbRemoteClientQemuTests
 
             await gdb.WriteRegisterAsync(GdbX86Registers.R15, original);
             Assert.That(await gdb.ReadRegisterAsync(GdbX86Registers.R15), Is.EqualTo(original));
+
+            // One instruction on the stopped vCPU: a SIGTRAP stop at another rip.
+            var rip = await gdb.ReadRegisterAsync(GdbX86Registers.Rip);
+            await gdb.StepAsync(threadId: 1);
+            using var stepDeadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var stepped = await gdb.WaitForStopAsync(stepDeadline.Token);
+            Assert.That((stepped.Signal, stepped.ThreadId), Is.EqualTo((5, 1)));
+            Assert.That(await gdb.ReadRegisterAsync(GdbX86Registers.Rip), Is.Not.EqualTo(rip));
             await gdb.ContinueAsync();
             Assert.That(await machine.Qmp.QueryStatusAsync(), Is.EqualTo("running"));
         }

@@ -202,6 +202,23 @@ public sealed class GdbRemoteClientTests
     }
 
     [Test]
+    public async Task Step_names_the_thread_and_resuming_commands_are_refused_as_plain_commands()
+    {
+        var (stub, client) = await FakeGdbStub.ConnectAsync();
+        await using var _ = stub;
+        await using var __ = client;
+        Assert.ThrowsAsync<ArgumentException>(() => client.SendCommandAsync("vCont;c"));
+        Assert.ThrowsAsync<ArgumentException>(() => client.SendCommandAsync("c"));
+
+        var step = client.StepAsync(2);
+        Assert.That(await stub.ReceivePacketAsync(), Is.EqualTo("vCont;s:p1.2"));
+        await step;
+        Assert.That(client.IsRunning, Is.True);
+        await stub.SendPacketAsync("T05thread:p01.02;");
+        Assert.That((await client.WaitForStopAsync()).VcpuIndex, Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task Interrupt_sends_the_0x03_byte_and_returns_the_stop()
     {
         var (stub, client) = await FakeGdbStub.ConnectAsync();
