@@ -31,7 +31,7 @@ public sealed class QmpClient : IAsyncDisposable
     private readonly ConcurrentDictionary<long, TaskCompletionSource<JsonElement>> _pending = new();
     private readonly Subject<QmpEvent> _events = new();
     private readonly CancellationTokenSource _stop = new();
-    private TaskCompletionSource<JsonElement>? _greeting = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<JsonElement> _greeting = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _readLoop;
     private long _nextId;
     private Exception? _failure;
@@ -64,7 +64,7 @@ public sealed class QmpClient : IAsyncDisposable
         {
             using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeoutSource.CancelAfter(timeout);
-            var greeting = await client._greeting!.Task.WaitAsync(timeoutSource.Token);
+            var greeting = await client._greeting.Task.WaitAsync(timeoutSource.Token);
             if (greeting.TryGetProperty("QMP", out var qmp) && qmp.TryGetProperty("version", out var version) &&
                 version.TryGetProperty("qemu", out var q))
             {
@@ -294,8 +294,7 @@ public sealed class QmpClient : IAsyncDisposable
 
             if (root.TryGetProperty("QMP", out _))
             {
-                _greeting?.TrySetResult(root.Clone());
-                _greeting = null;
+                _greeting.TrySetResult(root.Clone());
             }
             else if (root.TryGetProperty("event", out var name))
             {
@@ -314,7 +313,7 @@ public sealed class QmpClient : IAsyncDisposable
     private void Fail(Exception failure)
     {
         _failure ??= failure;
-        _greeting?.TrySetException(failure);
+        _greeting.TrySetException(failure);
         foreach (var pending in _pending)
         {
             if (_pending.TryRemove(pending.Key, out var answer))

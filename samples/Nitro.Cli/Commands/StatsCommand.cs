@@ -136,7 +136,7 @@ internal static class StatsCommand
             Vcpus.Add(e.Vcpu);
         }
 
-        public void OnSyscall(in TraceEventView e, TraceSyscallRecord syscall)
+        public void OnSyscall(in TraceEventView e, in TraceSyscallRecord syscall)
         {
             Syscalls++;
             if (e.Direction == SyscallDirection.Enter)
