@@ -400,6 +400,25 @@ public sealed partial class GdbRemoteClient : IAsyncDisposable
         return await WaitForStopAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Sends the interrupt byte without waiting: the stop reply arrives through
+    /// <see cref="WaitForStopAsync"/>, where another thread may already be waiting for it. Does nothing
+    /// when the target is not running.
+    /// </summary>
+    /// <exception cref="GdbStubException">The connection was lost.</exception>
+    public void RequestInterrupt()
+    {
+        if (_failure is { } failure)
+        {
+            throw new GdbStubException(_endpoint, "interrupt", failure.Message, failure);
+        }
+
+        if (_running)
+        {
+            SendRaw([GdbFraming.Interrupt], "interrupt");
+        }
+    }
+
     /// <summary>Selects the vCPU that register and memory commands address (<c>Hg</c>).</summary>
     /// <param name="threadId">The thread id (QEMU: vCPU index + 1), as in <see cref="StopReply.ThreadId"/>.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>

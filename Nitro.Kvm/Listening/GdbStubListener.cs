@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Reactive.Disposables;
 using System.Reactive.Linq;
+using Nitro.Kvm.GdbStub;
 using Nitro.Reactive.Events;
 using Nitro.Reactive.Listening;
 
@@ -30,11 +31,31 @@ public sealed class GdbStubListener : INitroListener
     private readonly Lock _gate = new();
     private Session? _session;
     private GdbStubListenerStatistics _last;
+    private TaskCompletionSource _attached = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     internal GdbStubListener(IGdbTarget target, IAsyncDisposable? ownedConnection = null)
     {
         _target = target;
         _ownedConnection = ownedConnection;
+    }
+
+    /// <summary>Creates a listener over an open gdbstub connection (the caller keeps ownership of it).</summary>
+    /// <param name="client">The connection.</param>
+    public GdbStubListener(GdbRemoteClient client)
+        : this(new GdbClientTarget(client ?? throw new ArgumentNullException(nameof(client))))
+    {
+    }
+
+    /// <summary>Connects to QEMU's gdbstub on a unix socket and creates a listener that owns the connection.</summary>
+    /// <param name="socketPath">The gdbstub socket (<see cref="Qemu.QemuMachine.GdbSocketPath"/>).</param>
+    /// <param name="timeout">How long to keep trying to connect.</param>
+    /// <param name="cancellationToken">Cancels the attempt.</param>
+    /// <returns>The listener; disposing it closes the connection (QEMU then resumes the guest).</returns>
+    /// <exception cref="GdbStubException">No gdbstub answered in time.</exception>
+    public static async Task<GdbStubListener> ConnectAsync(string socketPath, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var client = await GdbRemoteClient.ConnectUnixAsync(socketPath, timeout, cancellationToken);
+        return new GdbStubListener(new GdbClientTarget(client), client);
     }
 
     /// <summary>Gets the statistics of the current session, or of the last one when none runs.</summary>
@@ -48,6 +69,15 @@ public sealed class GdbStubListener : INitroListener
             }
         }
     }
+
+    /// <summary>
+    /// Waits until the current (or next) subscription has set its breakpoints and resumed the guest,
+    /// for example before letting a workload start.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>A task that completes when the listener is attached.</returns>
+    public Task WaitUntilAttachedAsync(CancellationToken cancellationToken = default) =>
+        _attached.Task.WaitAsync(cancellationToken);
 
     /// <inheritdoc />
     public IObservable<NitroEvent> Listen(TrapPlan plan)
@@ -91,6 +121,11 @@ public sealed class GdbStubListener : INitroListener
     {
         lock (_gate)
         {
+            if (_attached.Task.IsCompleted)
+            {
+                _attached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+
             _last = session.Snapshot();
             if (ReferenceEquals(_session, session))
             {
@@ -292,6 +327,10 @@ public sealed class GdbStubListener : INitroListener
 
             UpdateExitArming();
             Continue();
+            lock (_owner._gate)
+            {
+                _owner._attached.TrySetResult();
+            }
         }
 
         private GdbStop WaitForStop()

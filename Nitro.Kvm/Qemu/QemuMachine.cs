@@ -220,6 +220,24 @@ public sealed class QemuMachine : IAsyncDisposable
         }
     }
 
+    /// <summary>Types a line on the guest's serial console (QEMU's standard input).</summary>
+    /// <param name="line">The text, without the newline.</param>
+    /// <returns>A task that completes when the line was written.</returns>
+    /// <exception cref="QemuException">QEMU has exited.</exception>
+    public async Task SendConsoleLineAsync(string line)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        try
+        {
+            await _process.StandardInput.WriteAsync(line + "\n");
+            await _process.StandardInput.FlushAsync();
+        }
+        catch (IOException ex)
+        {
+            throw new QemuException("Cannot type on the guest console: QEMU has exited.", ex);
+        }
+    }
+
     /// <summary>Waits until QEMU exits (for example after the guest powered off).</summary>
     /// <param name="timeout">The deadline.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>

@@ -19,6 +19,7 @@ internal static class NitroCommand
         {
             ReplayCommand.Create(console),
             StatsCommand.Create(console),
+            TraceCommand.Create(console),
         };
 
         var parse = root.Parse(args);

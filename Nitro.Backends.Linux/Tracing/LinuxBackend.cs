@@ -1,0 +1,281 @@
+using System.Buffers.Binary;
+using System.Collections.Frozen;
+using Nitro.Backends.Linux.Decoding;
+using Nitro.Backends.Linux.Profile;
+using Nitro.Reactive.Backends;
+using Nitro.Reactive.Events;
+using Nitro.Reactive.Listening;
+using Nitro.Reactive.Memory;
+using Nitro.Reactive.Syscalls;
+
+namespace Nitro.Backends.Linux.Tracing;
+
+/// <summary>
+/// The x86-64 Linux back end: turns traps at the kernel's syscall entry, its return paths, or the
+/// handlers of requested calls into <see cref="Syscall"/> values with the calling task, the call's
+/// name from the guest's own <c>sys_call_table</c>, decoded arguments, and on exit the return value
+/// and errno. Pairs exits with entries by task, so exits carry their entry. Also plans where a
+/// breakpoint listener must trap (<see cref="ITrapPlanner"/>).
+/// </summary>
+public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
+{
+    private const int PtRegsSize = 21 * 8;
+    private const int MaxPathDepth = 32;
+    private const int MaxPending = 1 << 16;
+
+    private readonly IGuestMemory _memory;
+    private readonly LinuxKernelProfile _profile;
+    private readonly LinuxTrapPoints _points;
+    private readonly TranslationCache _cache = new();
+    private readonly Dictionary<long, Syscall> _pending = [];
+    private readonly Dictionary<int, ulong> _perCpuBase = [];
+    private readonly Dictionary<ulong, string?> _exePaths = [];
+    private readonly Lock _gate = new();
+    private FrozenDictionary<ulong, SyscallTableEntry> _handlers = FrozenDictionary<ulong, SyscallTableEntry>.Empty;
+    private ExitGate? _exitGate;
+
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="memory">The guest's physical memory.</param>
+    /// <param name="profile">The kernel profile read from the same guest.</param>
+    /// <param name="hookFailurePolicy">What to do when a hook throws.</param>
+    /// <exception cref="ProfileException">The kernel's entry code is not what the back end can trap.</exception>
+    public LinuxBackend(IGuestMemory memory, LinuxKernelProfile profile, HookFailurePolicy hookFailurePolicy = HookFailurePolicy.Report)
+        : base(hookFailurePolicy)
+    {
+        _memory = memory ?? throw new ArgumentNullException(nameof(memory));
+        _profile = profile ?? throw new ArgumentNullException(nameof(profile));
+        _points = new LinuxTrapPoints(memory, profile);
+    }
+
+    /// <summary>Gets the kernel profile.</summary>
+    public LinuxKernelProfile Profile => _profile;
+
+    /// <summary>Gets the translation cache shared by this back end's address spaces.</summary>
+    /// <remarks>Guest page tables change while the guest runs; the back end invalidates it at every trap.</remarks>
+    public TranslationCache TranslationCache => _cache;
+
+    /// <inheritdoc />
+    public TrapPlan CreatePlan(IReadOnlyCollection<string>? syscalls)
+    {
+        var exits = new[] { _points.SysretExit, _points.UserReturn };
+        if (syscalls is null || syscalls.Count == 0)
+        {
+            lock (_gate)
+            {
+                _exitGate = null;
+                _handlers = FrozenDictionary<ulong, SyscallTableEntry>.Empty;
+            }
+
+            return new TrapPlan([_points.Entry], exits);
+        }
+
+        var handlers = new Dictionary<ulong, SyscallTableEntry>();
+        var points = new List<TrapPoint>();
+        foreach (var name in syscalls)
+        {
+            var entry = _profile.Syscalls.FirstOrDefault(s => s.IsImplemented && string.Equals(s.Name, name, StringComparison.Ordinal))
+                ?? throw new ArgumentException($"'{name}' is not a system call of this guest ({_profile.Banner.Trim()}).", nameof(syscalls));
+            if (handlers.TryAdd(entry.Handler, entry))
+            {
+                points.Add(_points.Handler(entry));
+            }
+        }
+
+        var gate = new ExitGate();
+        lock (_gate)
+        {
+            _exitGate = gate;
+            _handlers = handlers.ToFrozenDictionary();
+        }
+
+        return new TrapPlan(points, exits, [.. handlers.Values.Select(h => (long)h.Number)], gate);
+    }
+
+    /// <inheritdoc />
+    protected override Syscall? Decode(NitroEvent @event)
+    {
+        ArgumentNullException.ThrowIfNull(@event);
+        _cache.Invalidate();
+        var kernel = X86AddressSpace.FromRegisters(_memory, in @event.SpecialRegisters, _cache, kpti: true);
+        var rip = @event.Registers.Rip;
+        lock (_gate)
+        {
+            if (rip == _points.Entry.Address)
+            {
+                return Enter(@event, kernel, (long)@event.Registers.Rax, new ArgumentMap(@event, CallingConvention.LinuxX64, kernel), gated: false);
+            }
+
+            if (_handlers.TryGetValue(rip, out var handler))
+            {
+                return Enter(@event, kernel, handler.Number, HandlerArguments(@event, kernel), gated: true);
+            }
+
+            if (rip == _points.SysretExit.Address || rip == _points.UserReturn.Address)
+            {
+                return Exit(@event, kernel, viaIret: rip == _points.UserReturn.Address);
+            }
+        }
+
+        return null;
+    }
+
+    private Syscall Enter(NitroEvent @event, X86AddressSpace kernel, long number, ArgumentMap arguments, bool gated)
+    {
+        var process = ReadCurrentTask(@event.Vcpu, kernel);
+        var name = _profile.GetSyscallName((int)number) ?? "unknown";
+        var fullName = number >= 0 && number < _profile.Syscalls.Count ? _profile.Syscalls[(int)number].HandlerName : name;
+        var decoded = LinuxSyscallDecoder.Default.DecodeEntry(name, arguments, kernel);
+        var call = new Syscall(@event, number, name, fullName, process, arguments, process?.Pid, decoded);
+
+        // exit and exit_group never return: waiting for their exit would keep exits armed forever.
+        if (process is not null && name is not ("exit" or "exit_group"))
+        {
+            if (_pending.Count >= MaxPending)
+            {
+                _pending.Clear();
+                _exitGate?.Reset();
+            }
+
+            var replaced = _pending.Remove(process.Pid);
+            _pending[process.Pid] = call;
+            if (gated && !replaced)
+            {
+                _exitGate?.Enter();
+            }
+        }
+
+        return call;
+    }
+
+    private Syscall? Exit(NitroEvent @event, X86AddressSpace kernel, bool viaIret)
+    {
+        var process = ReadCurrentTask(@event.Vcpu, kernel);
+        var returnValue = (long)@event.Registers.Rax;
+        if (process is not null && _pending.Remove(process.Pid, out var entry))
+        {
+            if (_handlers.ContainsKey(entry.Event.Registers.Rip))
+            {
+                _exitGate?.Exit();
+            }
+
+            var decoded = LinuxSyscallDecoder.Default.DecodeExit(entry.Name, returnValue, entry.Arguments, kernel);
+            var exit = new Syscall(@event, entry.Number, entry.Name, entry.FullName, process, new ArgumentMap(@event, CallingConvention.LinuxX64, kernel), process.Pid, decoded);
+            return exit.WithEntry(entry);
+        }
+
+        // An iret return without a pending call is an interrupt or exception returning to user
+        // mode, not a system call. A sysret without one is a call that began before we attached.
+        if (viaIret || _exitGate is not null)
+        {
+            return null;
+        }
+
+        var unknownDecoded = new Dictionary<string, object?>(StringComparer.Ordinal) { ["return"] = returnValue };
+        return new Syscall(@event, -1, "unknown", "unknown", process, new ArgumentMap(@event, CallingConvention.LinuxX64, kernel), process?.Pid, unknownDecoded);
+    }
+
+    /// <summary>At a handler's first instruction RDI points to the caller's saved registers (pt_regs).</summary>
+    private static ArgumentMap HandlerArguments(NitroEvent @event, X86AddressSpace kernel)
+    {
+        Span<byte> bytes = stackalloc byte[PtRegsSize];
+        kernel.Read(@event.Registers.Rdi, bytes);
+        Span<ulong> slots = stackalloc ulong[PtRegsSize / 8];
+        for (var i = 0; i < slots.Length; i++)
+        {
+            slots[i] = BinaryPrimitives.ReadUInt64LittleEndian(bytes[(i * 8)..]);
+        }
+
+        // struct pt_regs: r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di orig_ax ip cs flags sp ss.
+        var user = new Registers
+        {
+            R15 = slots[0], R14 = slots[1], R13 = slots[2], R12 = slots[3], Rbp = slots[4], Rbx = slots[5], R11 = slots[6], R10 = slots[7],
+            R9 = slots[8], R8 = slots[9], Rax = slots[15], Rcx = slots[11], Rdx = slots[12], Rsi = slots[13], Rdi = slots[14],
+            Rip = slots[16], Rflags = slots[18], Rsp = slots[19],
+        };
+        var userEvent = new NitroEvent(@event.Vcpu, SyscallDirection.Enter, @event.Mechanism, user, @event.SpecialRegisters, @event.Timestamp);
+        return new ArgumentMap(userEvent, CallingConvention.LinuxX64, kernel);
+    }
+
+    private LinuxProcess? ReadCurrentTask(int vcpu, X86AddressSpace kernel)
+    {
+        try
+        {
+            if (!_perCpuBase.TryGetValue(vcpu, out var perCpu))
+            {
+                Span<byte> value = stackalloc byte[8];
+                _memory.Read(_profile.PerCpuOffset + ((ulong)vcpu * 8) - _profile.ImageDelta, value);
+                perCpu = BinaryPrimitives.ReadUInt64LittleEndian(value);
+                _perCpuBase[vcpu] = perCpu;
+            }
+
+            var task = kernel.ReadUInt64(perCpu + _profile.CurrentTaskPerCpuOffset);
+            return ReadTask(kernel, task);
+        }
+        catch (GuestMemoryException)
+        {
+            Statistics.AddMemoryError();
+            return null;
+        }
+    }
+
+    private LinuxProcess ReadTask(X86AddressSpace kernel, ulong task)
+    {
+        var offsets = _profile.Offsets;
+        var pid = (int)kernel.ReadUInt32(task + offsets.TaskPid);
+        var tgid = (int)kernel.ReadUInt32(task + offsets.TaskTgid);
+        var comm = kernel.ReadUtf8String(task + offsets.TaskComm, offsets.TaskCommLength);
+        int? parentPid = null;
+        var parent = kernel.ReadUInt64(task + offsets.TaskRealParent);
+        if (parent != 0 && parent != task)
+        {
+            parentPid = (int)kernel.ReadUInt32(parent + offsets.TaskTgid);
+        }
+
+        string? path = null;
+        var mm = kernel.ReadUInt64(task + offsets.TaskMm);
+        if (mm != 0)
+        {
+            var exe = kernel.ReadUInt64(mm + offsets.MmExeFile);
+            if (exe != 0 && !_exePaths.TryGetValue(exe, out path))
+            {
+                path = ReadPath(kernel, kernel.ReadUInt64(exe + offsets.FilePath + offsets.PathDentry));
+                if (_exePaths.Count > 4096)
+                {
+                    _exePaths.Clear();
+                }
+
+                _exePaths[exe] = path;
+            }
+        }
+
+        return new LinuxProcess(pid, tgid, comm, parentPid, path, task);
+    }
+
+    private string? ReadPath(X86AddressSpace kernel, ulong dentry)
+    {
+        var offsets = _profile.Offsets;
+        var parts = new List<string>();
+        try
+        {
+            for (var depth = 0; depth < MaxPathDepth && dentry != 0; depth++)
+            {
+                var parent = kernel.ReadUInt64(dentry + offsets.DentryParent);
+                if (parent == dentry)
+                {
+                    break; // the root dentry is its own parent
+                }
+
+                var name = kernel.ReadUtf8String(kernel.ReadUInt64(dentry + offsets.DentryName + offsets.QstrName), 256);
+                parts.Add(name);
+                dentry = parent;
+            }
+        }
+        catch (GuestMemoryException)
+        {
+            return null;
+        }
+
+        parts.Reverse();
+        return "/" + string.Join('/', parts);
+    }
+}
