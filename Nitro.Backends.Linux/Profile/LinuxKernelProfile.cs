@@ -27,6 +27,7 @@ public sealed class LinuxKernelProfile
     private const string InitTaskName = "init_task";
     private const string BannerName = "linux_banner";
     private const string PerCpuOffsetName = "__per_cpu_offset";
+    private const string DoSyscall64Name = "do_syscall_64";
 
     private readonly ProfileDocument _document;
 
@@ -58,6 +59,9 @@ public sealed class LinuxKernelProfile
 
     /// <summary>Gets the address of <c>entry_SYSRETQ_unsafe_stack</c>: the <c>swapgs</c> right before <c>sysretq</c>.</summary>
     public ulong EntrySysretqUnsafeStack => Address(SysretqName);
+
+    /// <summary>Gets the address of <c>do_syscall_64</c>, the C dispatcher that <c>entry_SYSCALL_64</c> calls.</summary>
+    public ulong DoSyscall64 => Address(DoSyscall64Name);
 
     /// <summary>Gets the address of <c>swapgs_restore_regs_and_return_to_usermode</c> (the <c>iretq</c> return path).</summary>
     public ulong SwapgsRestoreRegsAndReturnToUsermode => Address(ReturnToUserName);
@@ -126,7 +130,7 @@ public sealed class LinuxKernelProfile
         ArgumentNullException.ThrowIfNull(types);
         var text = symbols.GetAddress(Text);
         var document = new ProfileDocument { Banner = symbols.ReadImageString(symbols.GetAddress(BannerName), 512).TrimEnd('\n') };
-        foreach (var name in new[] { EntrySyscallName, SysretqName, ReturnToUserName, SysCallTableName, InitTaskName, BannerName, PerCpuOffsetName })
+        foreach (var name in new[] { EntrySyscallName, SysretqName, ReturnToUserName, SysCallTableName, InitTaskName, BannerName, PerCpuOffsetName, DoSyscall64Name })
         {
             document.Symbols[name] = symbols.GetAddress(name) - text;
         }
@@ -245,7 +249,7 @@ public sealed class LinuxKernelProfile
 
         if (document is null || document.Format != ProfileDocument.CurrentFormat || document.Offsets is null || document.Syscalls.Count == 0
             || !document.Symbols.ContainsKey(BannerName) || !document.Symbols.ContainsKey(InitTaskName) || !document.Symbols.ContainsKey(EntrySyscallName)
-            || !document.Symbols.ContainsKey(SysCallTableName))
+            || !document.Symbols.ContainsKey(SysCallTableName) || !document.Symbols.ContainsKey(DoSyscall64Name))
         {
             return null;
         }

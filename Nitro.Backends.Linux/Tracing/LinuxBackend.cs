@@ -57,7 +57,7 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
     /// <inheritdoc />
     public TrapPlan CreatePlan(IReadOnlyCollection<string>? syscalls)
     {
-        var exits = new[] { _points.SysretExit, _points.UserReturn };
+        var exits = new[] { _points.Return };
         if (syscalls is null || syscalls.Count == 0)
         {
             lock (_gate)
@@ -110,9 +110,9 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
                 return Enter(@event, kernel, handler.Number, HandlerArguments(@event, kernel), gated: true);
             }
 
-            if (rip == _points.SysretExit.Address || rip == _points.UserReturn.Address)
+            if (rip == _points.Return.Address)
             {
-                return Exit(@event, kernel, viaIret: rip == _points.UserReturn.Address);
+                return Exit(@event, kernel);
             }
         }
 
@@ -147,38 +147,50 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         return call;
     }
 
-    private Syscall? Exit(NitroEvent @event, X86AddressSpace kernel, bool viaIret)
+    private Syscall? Exit(NitroEvent @event, X86AddressSpace kernel)
     {
+        // Right after the dispatcher returns, RSP points to the caller's saved registers.
+        var user = ReadPtRegs(@event, kernel, @event.Registers.Rsp, SyscallDirection.Exit, out var origAx);
         var process = ReadCurrentTask(@event.Vcpu, kernel);
-        var returnValue = (long)@event.Registers.Rax;
+        var returnValue = (long)user.Registers.Rax;
+        var arguments = new ArgumentMap(user, CallingConvention.LinuxX64, kernel);
         if (process is not null && _pending.Remove(process.Pid, out var entry))
         {
-            if (_handlers.ContainsKey(entry.Event.Registers.Rip))
+            if (_handlers.ContainsKey(entry.Event.Registers.Rip) || _exitGate is null)
             {
                 _exitGate?.Exit();
             }
 
             var decoded = LinuxSyscallDecoder.Default.DecodeExit(entry.Name, returnValue, entry.Arguments, kernel);
-            var exit = new Syscall(@event, entry.Number, entry.Name, entry.FullName, process, new ArgumentMap(@event, CallingConvention.LinuxX64, kernel), process.Pid, decoded);
-            return exit.WithEntry(entry);
+            return new Syscall(user, entry.Number, entry.Name, entry.FullName, process, arguments, process.Pid, decoded).WithEntry(entry);
         }
 
-        // An iret return without a pending call is an interrupt or exception returning to user
-        // mode, not a system call. A sysret without one is a call that began before we attached.
-        if (viaIret || _exitGate is not null)
+        // With handler traps, exits of calls nobody asked for pass here while the gate is open.
+        if (_exitGate is not null)
         {
             return null;
         }
 
-        var unknownDecoded = new Dictionary<string, object?>(StringComparer.Ordinal) { ["return"] = returnValue };
-        return new Syscall(@event, -1, "unknown", "unknown", process, new ArgumentMap(@event, CallingConvention.LinuxX64, kernel), process?.Pid, unknownDecoded);
+        // A call that began before the listener attached: its number is still in pt_regs.orig_ax.
+        var number = (long)origAx;
+        var name = _profile.GetSyscallName((int)number) ?? "unknown";
+        var fullName = number >= 0 && number < _profile.Syscalls.Count ? _profile.Syscalls[(int)number].HandlerName : name;
+        var exitDecoded = LinuxSyscallDecoder.Default.DecodeExit(name, returnValue, arguments, kernel);
+        return new Syscall(user, number, name, fullName, process, arguments, process?.Pid, exitDecoded);
     }
 
     /// <summary>At a handler's first instruction RDI points to the caller's saved registers (pt_regs).</summary>
-    private static ArgumentMap HandlerArguments(NitroEvent @event, X86AddressSpace kernel)
+    private static ArgumentMap HandlerArguments(NitroEvent @event, X86AddressSpace kernel) =>
+        new(ReadPtRegs(@event, kernel, @event.Registers.Rdi, SyscallDirection.Enter, out _), CallingConvention.LinuxX64, kernel);
+
+    /// <summary>
+    /// An event whose registers are the user registers saved in a pt_regs frame: RAX is the number
+    /// on entry (orig_ax) and the return value on exit (ax).
+    /// </summary>
+    private static NitroEvent ReadPtRegs(NitroEvent @event, X86AddressSpace kernel, ulong frame, SyscallDirection direction, out ulong origAx)
     {
         Span<byte> bytes = stackalloc byte[PtRegsSize];
-        kernel.Read(@event.Registers.Rdi, bytes);
+        kernel.Read(frame, bytes);
         Span<ulong> slots = stackalloc ulong[PtRegsSize / 8];
         for (var i = 0; i < slots.Length; i++)
         {
@@ -188,12 +200,15 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         // struct pt_regs: r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di orig_ax ip cs flags sp ss.
         var user = new Registers
         {
-            R15 = slots[0], R14 = slots[1], R13 = slots[2], R12 = slots[3], Rbp = slots[4], Rbx = slots[5], R11 = slots[6], R10 = slots[7],
-            R9 = slots[8], R8 = slots[9], Rax = slots[15], Rcx = slots[11], Rdx = slots[12], Rsi = slots[13], Rdi = slots[14],
+            R15 = slots[0], R14 = slots[1], R13 = slots[2], R12 = slots[3], Rbp = slots[4],
+            Rbx = slots[5],
+            R11 = slots[6], R10 = slots[7], R9 = slots[8], R8 = slots[9],
+            Rax = direction == SyscallDirection.Exit ? slots[10] : slots[15],
+            Rcx = slots[11], Rdx = slots[12], Rsi = slots[13], Rdi = slots[14],
             Rip = slots[16], Rflags = slots[18], Rsp = slots[19],
         };
-        var userEvent = new NitroEvent(@event.Vcpu, SyscallDirection.Enter, @event.Mechanism, user, @event.SpecialRegisters, @event.Timestamp);
-        return new ArgumentMap(userEvent, CallingConvention.LinuxX64, kernel);
+        origAx = slots[15];
+        return new NitroEvent(@event.Vcpu, direction, @event.Mechanism, user, @event.SpecialRegisters, @event.Timestamp);
     }
 
     private LinuxProcess? ReadCurrentTask(int vcpu, X86AddressSpace kernel)

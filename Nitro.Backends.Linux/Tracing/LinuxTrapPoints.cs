@@ -6,10 +6,12 @@ using Nitro.Reactive.Memory;
 namespace Nitro.Backends.Linux.Tracing;
 
 /// <summary>
-/// Finds the instructions to trap in the guest kernel's own code: the <c>swapgs</c> at the 64-bit
-/// entry, the one before <c>sysretq</c>, the one on the <c>iret</c> return to user mode, and the
-/// first instruction of each requested handler — decoded with Iced so that only instructions the
-/// listener can emulate safely are trapped.
+/// Finds the instructions to trap in the guest kernel's own code, decoded with Iced so that only
+/// instructions the listener can emulate safely are trapped: the <c>swapgs</c> at the 64-bit entry;
+/// the instruction right after <c>call do_syscall_64</c> (a NOP, or <c>test al, al</c> on newer
+/// kernels), which every call passes on its way out whether it returns by <c>sysret</c> or
+/// <c>iret</c>, and which interrupts never reach;
+/// and the first instruction of each requested handler.
 /// </summary>
 internal sealed class LinuxTrapPoints
 {
@@ -22,16 +24,14 @@ internal sealed class LinuxTrapPoints
     {
         _memory = memory;
         _profile = profile;
-        Entry = FindSwapgs(profile.EntrySyscall64, "entry_SYSCALL_64", TrapRole.SyscallEntry, firstOnly: true);
-        SysretExit = FindSwapgs(profile.EntrySysretqUnsafeStack, "entry_SYSRETQ_unsafe_stack", TrapRole.SyscallExit, firstOnly: true);
-        UserReturn = FindSwapgs(profile.SwapgsRestoreRegsAndReturnToUsermode, "swapgs_restore_regs_and_return_to_usermode", TrapRole.UserReturn, firstOnly: false);
+        Entry = FindEntrySwapgs(profile.EntrySyscall64);
+        Return = FindDispatcherReturn(profile.EntrySyscall64);
     }
 
     public TrapPoint Entry { get; }
 
-    public TrapPoint SysretExit { get; }
-
-    public TrapPoint UserReturn { get; }
+    /// <summary>The instruction after the dispatcher call; RSP points to the caller's pt_regs there.</summary>
+    public TrapPoint Return { get; }
 
     /// <summary>The handler point of a call, stepping over its first instruction when it has no effect.</summary>
     public TrapPoint Handler(SyscallTableEntry entry)
@@ -47,26 +47,48 @@ internal sealed class LinuxTrapPoints
         return new TrapPoint(entry.Handler, TrapRole.Handler, TrapEmulation.Skip, instruction.Length, entry.Name);
     }
 
-    private TrapPoint FindSwapgs(ulong start, string symbol, TrapRole role, bool firstOnly)
+    private TrapPoint FindEntrySwapgs(ulong start)
     {
-        var index = 0;
-        foreach (var instruction in Decode(start, out _))
+        var code = Decode(start, out _);
+
+        // The entry may begin with endbr64 before its swapgs; nothing else is allowed there.
+        var index = code.Count > 0 && code[0].Mnemonic == Mnemonic.Endbr64 ? 1 : 0;
+        if (index < code.Count && code[index].Mnemonic == Mnemonic.Swapgs)
         {
-            if (instruction.Mnemonic == Mnemonic.Swapgs)
-            {
-                return new TrapPoint(instruction.IP, role, TrapEmulation.SwapGs, instruction.Length);
-            }
-
-            // The entry may begin with endbr64 before its swapgs; nothing else is allowed there.
-            if (firstOnly && (index > 0 || instruction.Mnemonic != Mnemonic.Endbr64))
-            {
-                break;
-            }
-
-            index++;
+            return new TrapPoint(code[index].IP, TrapRole.SyscallEntry, TrapEmulation.SwapGs, code[index].Length);
         }
 
-        throw new ProfileException($"No swapgs found where expected in {symbol} (0x{start:x}); this kernel's entry code is not supported.");
+        throw new ProfileException($"entry_SYSCALL_64 (0x{start:x}) does not begin with swapgs; this kernel's entry code is not supported.");
+    }
+
+    private TrapPoint FindDispatcherReturn(ulong start)
+    {
+        var code = Decode(start, out _);
+        for (var i = 0; i + 1 < code.Count; i++)
+        {
+            if (code[i].Mnemonic != Mnemonic.Call || code[i].NearBranchTarget != _profile.DoSyscall64)
+            {
+                continue;
+            }
+
+            // 6.1 up to 6.1.x: the dispatcher returns nothing and a patched-out alternative (a NOP)
+            // follows; later kernels test its boolean result.
+            var next = code[i + 1];
+            if (next.Mnemonic is Mnemonic.Nop)
+            {
+                return new TrapPoint(next.IP, TrapRole.SyscallExit, TrapEmulation.Skip, next.Length);
+            }
+
+            if (next.Mnemonic == Mnemonic.Test && next.Op0Kind == OpKind.Register && next.Op0Register == Register.AL &&
+                next.Op1Kind == OpKind.Register && next.Op1Register == Register.AL)
+            {
+                return new TrapPoint(next.IP, TrapRole.SyscallExit, TrapEmulation.TestAlAl, next.Length);
+            }
+
+            throw new ProfileException($"After 'call do_syscall_64' entry_SYSCALL_64 has '{next}' at 0x{next.IP:x}, which cannot be stepped over safely.");
+        }
+
+        throw new ProfileException($"No call to do_syscall_64 (0x{_profile.DoSyscall64:x}) found in entry_SYSCALL_64 (0x{start:x}); this kernel's entry code is not supported.");
     }
 
     private List<Instruction> Decode(ulong address, out int bytes)

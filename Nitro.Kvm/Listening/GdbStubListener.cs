@@ -361,6 +361,10 @@ public sealed class GdbStubListener : INitroListener
                     Target.WriteRegisterAsync(vcpu, GdbRegister.GsBase, snapshot.KernelGsBase).GetAwaiter().GetResult();
                     Target.WriteRegisterAsync(vcpu, GdbRegister.KernelGsBase, snapshot.SpecialRegisters.Gs.Base).GetAwaiter().GetResult();
                 }
+                else if (point.Emulation == TrapEmulation.TestAlAl)
+                {
+                    Target.WriteRegisterAsync(vcpu, GdbRegister.Eflags, TestAlAlFlags(snapshot.Registers.Rflags, (byte)snapshot.Registers.Rax)).GetAwaiter().GetResult();
+                }
 
                 Target.WriteRegisterAsync(vcpu, GdbRegister.Rip, point.Address + (ulong)point.Length).GetAwaiter().GetResult();
             }
@@ -450,6 +454,29 @@ public sealed class GdbStubListener : INitroListener
                 return ex is GdbTargetLostException ? null : ex;
             }
         }
+    }
+
+    /// <summary>The flags after <c>test al, al</c>: ZF, SF, PF from AL; CF, OF (and the undefined AF) cleared.</summary>
+    internal static ulong TestAlAlFlags(ulong flags, byte al)
+    {
+        const ulong Cf = 0x1, Pf = 0x4, Af = 0x10, Zf = 0x40, Sf = 0x80, Of = 0x800;
+        flags &= ~(Cf | Pf | Af | Zf | Sf | Of);
+        if (al == 0)
+        {
+            flags |= Zf;
+        }
+
+        if ((al & 0x80) != 0)
+        {
+            flags |= Sf;
+        }
+
+        if ((System.Numerics.BitOperations.PopCount(al) & 1) == 0)
+        {
+            flags |= Pf;
+        }
+
+        return flags;
     }
 
     /// <summary>Register access to the stopped vCPU for <see cref="VcpuHandle"/>.</summary>

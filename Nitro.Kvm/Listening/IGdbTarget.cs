@@ -6,6 +6,7 @@ namespace Nitro.Kvm.Listening;
 internal enum GdbRegister
 {
     Rip = 16,
+    Eflags = 17,
     GsBase = 25,
     KernelGsBase = 26,
 }

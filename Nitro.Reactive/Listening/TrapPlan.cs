@@ -10,6 +10,9 @@ public enum TrapEmulation
 
     /// <summary>The instruction has no effect the guest can observe (a NOP form, <c>endbr64</c>): step over its bytes.</summary>
     Skip,
+
+    /// <summary>The instruction is <c>test al, al</c>: set ZF, SF and PF from AL, clear CF, OF and AF, step over its 2 bytes.</summary>
+    TestAlAl,
 }
 
 /// <summary>Why a trap point exists.</summary>
@@ -18,11 +21,8 @@ public enum TrapRole
     /// <summary>The common system call entry (<c>entry_SYSCALL_64</c>): every call, entry side.</summary>
     SyscallEntry,
 
-    /// <summary>The <c>sysret</c> return path: every call returning this way, exit side.</summary>
+    /// <summary>The common return from the system call dispatcher: every call, exit side.</summary>
     SyscallExit,
-
-    /// <summary>The <c>iret</c> return to user mode: system call exits that leave this way, and interrupt returns, which the back end sorts out.</summary>
-    UserReturn,
 
     /// <summary>The handler of one requested system call (<c>__x64_sys_openat</c>): entry side of that call only.</summary>
     Handler,
@@ -38,7 +38,7 @@ public enum TrapRole
 public sealed record TrapPoint(ulong Address, TrapRole Role, TrapEmulation Emulation, int Length, string? Syscall = null, SyscallMechanism Mechanism = SyscallMechanism.Syscall)
 {
     /// <summary>Gets the direction of the events this point produces.</summary>
-    public SyscallDirection Direction => Role is TrapRole.SyscallExit or TrapRole.UserReturn ? SyscallDirection.Exit : SyscallDirection.Enter;
+    public SyscallDirection Direction => Role == TrapRole.SyscallExit ? SyscallDirection.Exit : SyscallDirection.Enter;
 }
 
 /// <summary>

@@ -103,10 +103,12 @@ internal static class TraceCommand
             calls = int.TryParse(process, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid) ? calls.WhereProcess(pid) : calls.WhereProcess(process);
         }
 
-        var writer = request.Output is null ? console.Out : new StreamWriter(request.Output.FullName);
+        // Declared before the sink so that it is disposed after it.
+        await using var file = request.Output is null ? null : new StreamWriter(request.Output.FullName);
+        var writer = file ?? console.Out;
         var origin = TimeOrigin.Now();
         using var sink = string.Equals(request.Format, "jsonl", StringComparison.Ordinal)
-            ? (ISyscallSink)new JsonLinesSink(new JsonLinesWriter(writer, origin, leaveOpen: request.Output is null))
+            ? (ISyscallSink)new JsonLinesSink(new JsonLinesWriter(writer, origin, leaveOpen: true))
             : new SyscallTable(writer, origin);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         long count = 0;
@@ -135,15 +137,11 @@ internal static class TraceCommand
         }
 
         sink.Flush();
-        if (request.Output is not null)
-        {
-            await writer.DisposeAsync();
-        }
-
         var stats = session.Listener.Statistics;
+        var perTrap = Math.Max(stats.Traps, 1);
         await console.Error.WriteLineAsync(string.Create(
             CultureInfo.InvariantCulture,
-            $"nitro: {count} calls; {stats.Traps} traps, {stats.HostTimePerTrap.TotalMicroseconds:0} µs host time per trap; profile in {session.ProfileTime.TotalMilliseconds:0} ms"));
+            $"nitro: {count} calls from {stats.Traps} traps ({stats.OtherStops} other stops); per trap: guest running {(stats.GuestRunning / perTrap).TotalMicroseconds:0} µs, registers {(stats.ReadingRegisters / perTrap).TotalMicroseconds:0} µs, observers {(stats.Observers / perTrap).TotalMicroseconds:0} µs, resuming {(stats.Resuming / perTrap).TotalMicroseconds:0} µs; exit arming changes {stats.ExitArmings}; profile {session.ProfileTime.TotalMilliseconds:0} ms"));
         return NitroCommand.Ok;
     }
 }

@@ -125,6 +125,9 @@ internal sealed class FakeGdbTarget : IGdbTarget
                 case GdbRegister.Rip:
                     state.Registers.Rip = value;
                     break;
+                case GdbRegister.Eflags:
+                    state.Registers.Rflags = value;
+                    break;
                 case GdbRegister.GsBase:
                     state.SpecialRegisters.Gs.Base = value;
                     break;

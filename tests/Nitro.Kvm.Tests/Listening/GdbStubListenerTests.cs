@@ -206,3 +206,17 @@ internal static class ListenerTestExtensions
         return completion.Task;
     }
 }
+
+public sealed class TestAlAlEmulationTests
+{
+    [TestCase((byte)0x00, 0x246UL)] // ZF and PF set
+    [TestCase((byte)0x01, 0x202UL)] // odd parity: nothing but IF and bit 1
+    [TestCase((byte)0x03, 0x206UL)] // two bits: PF
+    [TestCase((byte)0x80, 0x282UL)] // SF, odd parity
+    public void Flags_match_what_the_cpu_computes_for_test_al_al(byte al, ulong expected)
+    {
+        // Start from flags with CF, AF, OF and a stale ZF set, plus IF (0x200) and the fixed bit 1.
+        var before = 0x200UL | 0x2 | 0x1 | 0x10 | 0x800 | 0x40;
+        Assert.That(GdbStubListener.TestAlAlFlags(before, al), Is.EqualTo(expected));
+    }
+}
