@@ -20,6 +20,7 @@ internal sealed class SyntheticKernel
     public const ulong EntryOffset = 0x1000;
     public const ulong SysretqOffset = 0x1100;
     public const ulong ReturnToUserOffset = 0x1200;
+    public const ulong DoSyscall64Offset = 0x1300;
     public const ulong NiSyscallOffset = 0x9000;
     public const ulong BannerOffset = 0x100000;
     public const ulong SysCallTableOffset = 0x100400;
@@ -141,6 +142,7 @@ internal sealed class SyntheticKernel
             ("entry_SYSCALL_64", 'T', text + EntryOffset),
             ("entry_SYSRETQ_unsafe_stack", 'T', text + SysretqOffset),
             ("swapgs_restore_regs_and_return_to_usermode", 'T', text + ReturnToUserOffset),
+            ("do_syscall_64", 'T', text + DoSyscall64Offset),
             ("__x64_sys_ni_syscall", 'T', text + NiSyscallOffset),
             ("sys_ni_syscall", 'T', text + NiSyscallOffset),
             ("linux_banner", 'D', text + BannerOffset),

@@ -127,10 +127,12 @@ public sealed class GdbRemoteClientQemuTests
     public async Task Register_written_with_P_reads_back_with_p_and_g_and_a_step_moves_rip()
     {
         var (kernel, initrd) = TestGuest.Default;
-        var machine = await QemuMachine.StartAsync(new QemuOptions { Kernel = kernel, Initrd = initrd, Append = KeepAlive });
+        // A busy guest: a vCPU halted in the idle loop would not move when stepped.
+        var busy = "quiet panic=-1 nitro.workload=\"while :; do :; done\"";
+        var machine = await QemuMachine.StartAsync(new QemuOptions { Kernel = kernel, Initrd = initrd, Append = busy });
         try
         {
-            await machine.WaitForConsoleAsync("NITRO-GUEST-READY", Deadline);
+            await machine.WaitForConsoleAsync("NITRO-WORKLOAD-START", Deadline);
             await using var gdb = await GdbRemoteClient.ConnectUnixAsync(machine.GdbSocketPath, TimeSpan.FromSeconds(30));
             var original = await gdb.ReadRegisterAsync(GdbX86Registers.R15);
             const ulong marker = 0x0123456789abcdef;
