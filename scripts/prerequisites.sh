@@ -19,4 +19,19 @@ ensure_packages() {
   fi
 }
 
+# guest/build.sh fetches the guest kernel and busybox with 'apt-get download', which needs package lists.
+ensure_apt_lists() {
+  if [ -n "$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' 2>/dev/null | head -n 1)" ]; then
+    return 0
+  fi
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "Updating apt package lists (needed to fetch the test guest's kernel)" >&2
+    apt-get update -qq || { echo "apt-get update failed." >&2; return 1; }
+  else
+    echo "The apt package lists hold no linux-image-6.1.0-*-amd64. Run as root:" >&2
+    echo "  apt-get update" >&2
+    exit 1
+  fi
+}
+
 command -v dotnet >/dev/null 2>&1 || { echo "The .NET 10 SDK is required (dotnet not on PATH)." >&2; exit 1; }

@@ -4,7 +4,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/prerequisites.sh
-ensure_packages gcc libc6-dev
+# gcc: native layout checks and the static test programs; QEMU, cpio, gzip: the live guest tests.
+ensure_packages gcc libc6-dev qemu-system-x86 cpio gzip xz-utils
+ensure_apt_lists
+# Build (or find in its cache) the test guest once, so a failure here is reported plainly.
+bash guest/build.sh >/dev/null || { echo "guest/build.sh failed: the live tests cannot run." >&2; echo "0 passed, 1 failed"; exit 1; }
 
 results="artifacts/test-results"
 rm -rf "$results"

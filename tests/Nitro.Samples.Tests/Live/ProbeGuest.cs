@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using Nitro.Tests.Shared;
+
+namespace Nitro.Samples.Tests.Live;
+
+/// <summary>
+/// The test guest plus a small static program built here with gcc, run as the guest's workload.
+/// It opens, writes and closes a file, fails to open a missing one, and prints what it saw.
+/// </summary>
+internal static class ProbeGuest
+{
+    public const string ProgramName = "nitro-probe";
+    public const string FilePath = "/tmp/nitro-probe.txt";
+    public const string MissingPath = "/nonexistent/nitro";
+    public const string Message = "nitro says hello\n";
+
+    private const string Source = """
+        #include <fcntl.h>
+        #include <stdio.h>
+        #include <unistd.h>
+
+        int main(void)
+        {
+            static const char message[] = "nitro says hello\n";
+            int fd = open("/tmp/nitro-probe.txt", O_WRONLY | O_CREAT | O_TRUNC, 0640);
+            ssize_t wrote = write(fd, message, sizeof message - 1);
+            close(fd);
+            int missing = open("/nonexistent/nitro", O_RDONLY);
+            printf("PROBE pid=%d ppid=%d fd=%d wrote=%zd missing=%d\n", getpid(), getppid(), fd, wrote, missing);
+            return 0;
+        }
+        """;
+
+    private static readonly Lazy<(string Kernel, string Initrd)> s_image = new(Build);
+
+    public static (string Kernel, string Initrd) Image => s_image.Value;
+
+    private static (string Kernel, string Initrd) Build()
+    {
+        var root = Directory.CreateTempSubdirectory("nitro-probe-").FullName;
+        try
+        {
+            var source = Path.Combine(root, "probe.c");
+            File.WriteAllText(source, Source);
+            var extra = Path.Combine(root, "extra");
+            Directory.CreateDirectory(extra);
+            Run("gcc", "-static", "-O1", "-o", Path.Combine(extra, ProgramName), source);
+            var workload = Path.Combine(extra, "workload.sh");
+            File.WriteAllText(workload, "#!/bin/sh\n/" + ProgramName + "\n");
+            File.SetUnixFileMode(workload, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            return TestGuest.Build(extra);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static void Run(string program, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException(program + " did not start");
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            Assert.Fail($"{program} failed: {error}");
+        }
+    }
+}
+
+/// <summary>What the probe printed about itself on the guest console.</summary>
+internal sealed record ProbeReport(int Pid, int ParentPid, int Fd, int Wrote, int Missing)
+{
+    public static ProbeReport Parse(string line)
+    {
+        var fields = line[line.IndexOf("PROBE", StringComparison.Ordinal)..]
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Skip(1)
+            .Select(f => f.Split('='))
+            .ToDictionary(f => f[0], f => int.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture), StringComparer.Ordinal);
+        return new ProbeReport(fields["pid"], fields["ppid"], fields["fd"], fields["wrote"], fields["missing"]);
+    }
+}
