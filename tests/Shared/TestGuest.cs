@@ -44,12 +44,12 @@ internal static class TestGuest
         if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
         {
             process.Kill(true);
-            Assert.Fail("guest/build.sh did not finish within 5 minutes");
+            throw new InvalidOperationException("guest/build.sh did not finish within 5 minutes");
         }
 
         if (process.ExitCode != 0)
         {
-            Assert.Fail($"guest/build.sh failed ({process.ExitCode}): {stderr.Result}");
+            throw new InvalidOperationException($"guest/build.sh failed ({process.ExitCode}): {stderr.Result}");
         }
 
         string? kernel = null, initrd = null;
