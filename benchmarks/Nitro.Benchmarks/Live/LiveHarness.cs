@@ -59,6 +59,11 @@ internal static class LiveHarness
             subscription = session.Syscalls(syscalls).Subscribe(_ => calls++, ex => done.TrySetException(ex), () => done.TrySetResult());
             await session.Listener.WaitUntilAttachedAsync();
         }
+        else
+        {
+            // Connecting the gdbstub paused the guest; without a listener nobody resumes it.
+            await session.Machine.Qmp.ContinueAsync();
+        }
 
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var startLine = session.Machine.WaitForConsoleAsync("NITRO-WORKLOAD-START", TimeSpan.FromMinutes(10));

@@ -1,4 +1,6 @@
+using Nitro.Kvm.Memory;
 using Nitro.Kvm.Qemu;
+using Nitro.Reactive.Memory;
 
 using Nitro.Tests.Shared;
 
@@ -37,6 +39,22 @@ public sealed class QemuMachineTests
                 memory.Read(0, buffer);
                 var banner = buffer.AsSpan().IndexOf("Linux version 6.1"u8);
                 Assert.That(banner, Is.GreaterThan(0), "the kernel banner must be found in guest RAM");
+            }
+
+            // The fallback source reads the same bytes through /proc/<pid>/mem.
+            using (var shared = machine.OpenMemory())
+            using (var viaProc = new ProcessMemoryGuestMemory(machine.Pid, ProcessMemoryGuestMemory.FindRam(machine.Pid, shared.Size, machine.MemoryPath), shared.Size))
+            {
+                var a = new byte[4096];
+                var b = new byte[4096];
+                for (ulong page = 0; page < shared.Size; page += 16 << 20)
+                {
+                    shared.Read(page, a);
+                    viaProc.Read(page, b);
+                    Assert.That(b, Is.EqualTo(a), $"page 0x{page:x}");
+                }
+
+                Assert.Throws<GuestMemoryException>(() => viaProc.Read(shared.Size - 8, a));
             }
 
             var error = Assert.ThrowsAsync<QemuException>(() => machine.Qmp.ExecuteAsync("no-such-command"));
