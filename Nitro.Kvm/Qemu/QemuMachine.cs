@@ -157,6 +157,7 @@ public sealed class QemuMachine : IAsyncDisposable
         var memory = options.MemoryMiB.ToString(CultureInfo.InvariantCulture);
         var args = new List<string>
         {
+            "-name", "guest=" + options.Name,
             "-accel", accelerator == QemuAccelerator.Kvm ? "kvm" : "tcg",
             "-machine", "pc,memory-backend=mem",
             "-object", $"memory-backend-file,id=mem,size={memory}M,mem-path={memoryPath},share=on",

@@ -37,6 +37,9 @@ public sealed class QemuOptions
     /// <summary>Gets or sets a value indicating whether the guest starts paused at its first instruction (<c>-S</c>).</summary>
     public bool StartPaused { get; set; }
 
+    /// <summary>Gets or sets the VM name (<c>-name guest=…</c>), by which its QEMU process can be found.</summary>
+    public string Name { get; set; } = "nitro-" + Guid.NewGuid().ToString("N")[..8];
+
     /// <summary>Gets or sets the QEMU binary.</summary>
     public string QemuPath { get; set; } = "qemu-system-x86_64";
 

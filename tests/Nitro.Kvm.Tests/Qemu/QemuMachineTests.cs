@@ -1,3 +1,4 @@
+using Nitro.Kvm.Nitro;
 using Nitro.Kvm.Memory;
 using Nitro.Kvm.Qemu;
 using Nitro.Reactive.Memory;
@@ -25,6 +26,8 @@ public sealed class QemuMachineTests
             await machine.WaitForConsoleAsync("NITRO-GUEST-READY", TimeSpan.FromSeconds(60));
 
             Assert.That(await machine.Qmp.QueryStatusAsync(), Is.EqualTo("running"));
+            Assert.That(QemuProcessFinder.FromProcessList(machine.Options.Name), Is.EqualTo(machine.Pid), "Nitro's ATTACH_VM needs the QEMU pid");
+            Assert.That(QemuProcessFinder.FromProcessList("no-such-guest"), Is.Null);
             var cpus = await machine.Qmp.QueryCpusAsync();
             Assert.That(cpus, Has.Count.EqualTo(1));
 
