@@ -84,9 +84,8 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
 
             memory = machine.OpenMemory();
             var clock = Stopwatch.StartNew();
-            var profile = await BuildProfileAsync(machine, memory, waiting ? TimeSpan.Zero : options.BootTimeout, cancellationToken);
+            var (profile, backend) = await BuildProfileAsync(machine, memory, waiting ? TimeSpan.Zero : options.BootTimeout, cancellationToken);
             var profileTime = clock.Elapsed;
-            var backend = new LinuxBackend(memory, profile);
             var listener = await GdbStubListener.ConnectAsync(machine.GdbSocketPath, TimeSpan.FromSeconds(10), cancellationToken);
             return new LiveLinuxSession(machine, memory, profile, backend, listener, waiting, profileTime);
         }
@@ -119,8 +118,11 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
         await Machine.DisposeAsync();
     }
 
-    /// <summary>Reads the profile while the guest is paused; polls until the kernel is up when there is no marker.</summary>
-    private static async Task<LinuxKernelProfile> BuildProfileAsync(QemuMachine machine, SharedMemoryGuestMemory memory, TimeSpan pollFor, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the profile while the guest is paused and plans the traps; without a marker, polls
+    /// until the kernel is far enough in its boot (relocated, alternatives applied) for both.
+    /// </summary>
+    private static async Task<(LinuxKernelProfile Profile, LinuxBackend Backend)> BuildProfileAsync(QemuMachine machine, SharedMemoryGuestMemory memory, TimeSpan pollFor, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + pollFor;
         while (true)
@@ -128,7 +130,8 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
             await machine.Qmp.StopAsync(cancellationToken);
             try
             {
-                return LinuxKernelProfile.LoadOrBuild(memory, cancellationToken: cancellationToken);
+                var profile = LinuxKernelProfile.LoadOrBuild(memory, cancellationToken: cancellationToken);
+                return (profile, new LinuxBackend(memory, profile));
             }
             catch (ProfileException) when (DateTime.UtcNow < deadline)
             {
@@ -139,7 +142,7 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
                 await machine.Qmp.ContinueAsync(cancellationToken);
             }
 
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
         }
     }
 }
