@@ -86,6 +86,11 @@ internal static class LiveRun
             await console.Error.WriteLineAsync($"nitro: {ex.Message}");
             return NitroCommand.UsageError;
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            await console.Error.WriteLineAsync($"nitro: could not open the output: {ex.Message}");
+            return NitroCommand.Failure;
+        }
 
         var observer = new CountingObserver(handler);
         var clock = Stopwatch.StartNew();
