@@ -76,20 +76,10 @@ internal static class LiveRun
 
     private static async Task<int> StreamAsync(CliConsole console, LiveLinuxSession session, LiveRequest request, LiveHandler handler, CancellationToken cancellationToken)
     {
-        IObservable<Syscall> calls;
-        try
+        var (calls, code) = await ShapeAsync(console, session, request, handler);
+        if (calls is null)
         {
-            calls = handler.Shape(session, session.Syscalls(request.Syscalls.Length == 0 ? null : request.Syscalls));
-        }
-        catch (Exception ex) when (ex is ArgumentException or ProfileException)
-        {
-            await console.Error.WriteLineAsync($"nitro: {ex.Message}");
-            return NitroCommand.UsageError;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            await console.Error.WriteLineAsync($"nitro: could not open the output: {ex.Message}");
-            return NitroCommand.Failure;
+            return code;
         }
 
         var observer = new CountingObserver(handler);
@@ -137,6 +127,24 @@ internal static class LiveRun
 
         await console.Error.WriteLineAsync(StatisticsLine(session, observer.Count, clock.Elapsed));
         return NitroCommand.Ok;
+    }
+
+    private static async Task<(IObservable<Syscall>? Calls, int Code)> ShapeAsync(CliConsole console, LiveLinuxSession session, LiveRequest request, LiveHandler handler)
+    {
+        try
+        {
+            return (handler.Shape(session, session.Syscalls(request.Syscalls.Length == 0 ? null : request.Syscalls)), NitroCommand.Ok);
+        }
+        catch (Exception ex) when (ex is ArgumentException or ProfileException)
+        {
+            await console.Error.WriteLineAsync($"nitro: {ex.Message}");
+            return (null, NitroCommand.UsageError);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            await console.Error.WriteLineAsync($"nitro: could not open the output: {ex.Message}");
+            return (null, NitroCommand.Failure);
+        }
     }
 
     public static string StatisticsLine(LiveLinuxSession session, long calls, TimeSpan elapsed)
