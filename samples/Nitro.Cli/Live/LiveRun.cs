@@ -92,7 +92,15 @@ internal static class LiveRun
             {
                 using (calls.Subscribe(observer))
                 {
-                    await session.Listener.WaitUntilAttachedAsync(cancellationToken);
+                    // The plan is made on subscription: an unknown call name fails the stream before anything attaches.
+                    var attached = session.Listener.WaitUntilAttachedAsync(cancellationToken);
+                    if (await Task.WhenAny(attached, observer.Done) != attached && observer.Done.Exception?.InnerException is { } early)
+                    {
+                        await console.Error.WriteLineAsync($"nitro: {early.Message}");
+                        return early is ArgumentException or ProfileException ? NitroCommand.UsageError : NitroCommand.Failure;
+                    }
+
+                    await attached;
                     clock.Restart();
                     view = handler.WhileTracingAsync(session, ui.Token);
                     await session.ReleaseWorkloadAsync();

@@ -73,6 +73,19 @@ public sealed class LiveCommandTests
     [Test]
     [Category("Integration")]
     [CancelAfter(240_000)]
+    public async Task Trace_of_an_unknown_call_name_is_a_usage_error_naming_it(CancellationToken cancellationToken)
+    {
+        var (kernel, initrd) = TestGuest.Default;
+
+        var (code, _, error) = await CliRunner.RunAsync(cancellationToken, "trace", "--kernel", kernel, "--initrd", initrd, "--syscall", "nosuchcall", "--timeout", "120");
+
+        Assert.That(code, Is.EqualTo(NitroCommand.UsageError));
+        Assert.That(error, Does.Contain("'nosuchcall' is not a system call"));
+    }
+
+    [Test]
+    [Category("Integration")]
+    [CancelAfter(240_000)]
     public async Task Record_of_the_bundled_guest_replays_cat_opening_etc_passwd(CancellationToken cancellationToken)
     {
         var (kernel, initrd) = TestGuest.Default;
