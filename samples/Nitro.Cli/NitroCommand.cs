@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Nitro.Cli.Commands;
+using Nitro.Cli.Demo;
 
 namespace Nitro.Cli;
 
@@ -12,18 +13,20 @@ internal static class NitroCommand
     public const int DamagedTrace = 3;
     public const int Failure = 4;
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default, bool terminal = false)
     {
-        var console = new CliConsole(output, error);
+        var console = new CliConsole(output, error) { IsTerminal = terminal };
         var root = new RootCommand("nitro — trace and analyse the system calls of virtual machines (Nitro.Reactive)")
         {
             ReplayCommand.Create(console),
             StatsCommand.Create(console),
             TraceCommand.Create(console),
+            RecordCommand.Create(console),
+            DemoCommand.Create(console),
         };
 
         var parse = root.Parse(args);
-        var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+        var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         try
         {
             return await parse.InvokeAsync(configuration, cancellationToken);
@@ -37,4 +40,8 @@ internal static class NitroCommand
 }
 
 /// <summary>Where a command writes: standard output for results, standard error for diagnostics.</summary>
-internal sealed record CliConsole(TextWriter Out, TextWriter Error);
+internal sealed record CliConsole(TextWriter Out, TextWriter Error)
+{
+    /// <summary>Gets a value indicating whether <see cref="Out"/> is an interactive terminal (live views), not a file, pipe or test writer.</summary>
+    public bool IsTerminal { get; init; }
+}

@@ -1,0 +1,63 @@
+using System.CommandLine;
+
+namespace Nitro.Cli.Live;
+
+/// <summary>The options every live command shares (trace, record, demo): the guest to boot, the calls to trap, the deadline.</summary>
+internal sealed class LiveCommandOptions
+{
+    public Option<FileInfo> Kernel { get; } = new("--kernel") { Description = "Guest kernel image (bzImage)", Required = true };
+
+    public Option<FileInfo?> Initrd { get; } = new("--initrd") { Description = "Guest initramfs" };
+
+    public Option<string?> Append { get; } = new("--append") { Description = "Extra kernel command line" };
+
+    public Option<string[]> Syscall { get; } = new("--syscall", "-s")
+    {
+        Description = "Trap only these system calls (comma-separated); unrequested calls do not stop the guest",
+        AllowMultipleArgumentsPerToken = true,
+    };
+
+    public Option<int> Timeout { get; } = new("--timeout") { Description = "Stop after this many seconds", DefaultValueFactory = _ => 300 };
+
+    public Option<int> Vcpus { get; } = new("--vcpus") { Description = "Number of vCPUs", DefaultValueFactory = _ => 1 };
+
+    public Option<bool> NoWait { get; } = new("--no-wait") { Description = "The guest has no nitro.wait support: attach once its kernel is up" };
+
+    /// <summary>Adds the options to <paramref name="command"/>; <paramref name="withGuest"/> false leaves out the guest options (the demo finds its own guest).</summary>
+    public void AddTo(Command command, bool withGuest = true)
+    {
+        if (withGuest)
+        {
+            command.Options.Add(Kernel);
+            command.Options.Add(Initrd);
+            command.Options.Add(Append);
+            command.Options.Add(Syscall);
+        }
+
+        command.Options.Add(Timeout);
+        command.Options.Add(Vcpus);
+        if (withGuest)
+        {
+            command.Options.Add(NoWait);
+        }
+    }
+
+    /// <summary>The request the parsed options describe.</summary>
+    public LiveRequest ToRequest(ParseResult result) => new(
+        new LiveSessionOptions
+        {
+            Kernel = result.GetValue(Kernel)!.FullName,
+            Initrd = result.GetValue(Initrd)?.FullName,
+            Append = result.GetValue(Append),
+            Vcpus = result.GetValue(Vcpus),
+            WaitMarker = result.GetValue(NoWait) ? null : "NITRO-WAITING",
+        },
+        SplitNames(result.GetValue(Syscall)),
+        TimeSpan.FromSeconds(result.GetValue(Timeout)));
+
+    public static string[] SplitNames(string[]? values) =>
+        (values ?? []).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+}
+
+/// <summary>What a live command was asked to boot and trap, and for how long at most.</summary>
+internal sealed record LiveRequest(LiveSessionOptions Session, string[] Syscalls, TimeSpan Timeout);

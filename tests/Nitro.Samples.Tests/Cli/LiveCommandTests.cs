@@ -1,0 +1,131 @@
+using System.Reactive.Linq;
+using Nitro.Cli;
+using Nitro.Reactive.Events;
+using Nitro.Reactive.Recording;
+using Nitro.Reactive.Syscalls;
+using Nitro.Tests.Shared;
+
+namespace Nitro.Samples.Tests.Cli;
+
+[NonParallelizable]
+public sealed class LiveCommandTests
+{
+    private string _directory = null!;
+
+    [SetUp]
+    public void CreateDirectory() => _directory = Directory.CreateTempSubdirectory("nitro-live-").FullName;
+
+    [TearDown]
+    public void RemoveDirectory() => Directory.Delete(_directory, recursive: true);
+
+    [Test]
+    public async Task Record_with_a_missing_kernel_is_exit_code_2_naming_the_file()
+    {
+        var kernel = Path.Combine(_directory, "no-such-vmlinuz");
+        var output = Path.Combine(_directory, "out.nitrotrace");
+
+        var (code, _, error) = await CliRunner.RunAsync("record", "--kernel", kernel, "--out", output);
+
+        Assert.That(code, Is.EqualTo(NitroCommand.FileNotFound));
+        Assert.That(error, Does.Contain("no-such-vmlinuz").And.Contain("does not exist"));
+        Assert.That(File.Exists(output), Is.False, "no trace file is created when the guest cannot boot");
+    }
+
+    [Test]
+    public async Task Record_with_a_missing_initrd_is_exit_code_2_naming_the_file()
+    {
+        var kernel = Path.Combine(_directory, "vmlinuz");
+        await File.WriteAllTextAsync(kernel, "not booted");
+
+        var (code, _, error) = await CliRunner.RunAsync("record", "--kernel", kernel, "--initrd", Path.Combine(_directory, "no-initrd.gz"));
+
+        Assert.That(code, Is.EqualTo(NitroCommand.FileNotFound));
+        Assert.That(error, Does.Contain("no-initrd.gz").And.Contain("does not exist"));
+    }
+
+    [Test]
+    public async Task Record_into_a_missing_directory_is_exit_code_2_before_booting()
+    {
+        var (code, _, error) = await CliRunner.RunAsync("record", "--kernel", "/nonexistent/vmlinuz", "--out", Path.Combine(_directory, "sub", "x.nitrotrace"));
+
+        Assert.That(code, Is.EqualTo(NitroCommand.FileNotFound));
+        Assert.That(error, Does.Contain("sub").And.Contain("does not exist"));
+    }
+
+    [Test]
+    public async Task Record_without_a_kernel_is_a_usage_error()
+    {
+        var (code, _, error) = await CliRunner.RunAsync("record", "--out", Path.Combine(_directory, "x.nitrotrace"));
+
+        Assert.That(code, Is.Not.EqualTo(NitroCommand.Ok));
+        Assert.That(error, Does.Contain("--kernel"));
+    }
+
+    [Test]
+    public async Task Trace_keeps_its_flags_and_reports_a_missing_kernel_as_exit_code_2()
+    {
+        var (code, _, error) = await CliRunner.RunAsync("trace", "--kernel", Path.Combine(_directory, "vmlinuz"), "--syscall", "openat", "--process", "cat", "--format", "jsonl", "--no-wait", "--vcpus", "1", "--timeout", "5");
+
+        Assert.That(code, Is.EqualTo(NitroCommand.FileNotFound));
+        Assert.That(error, Does.Contain("does not exist"));
+    }
+
+    [Test]
+    [Category("Integration")]
+    [CancelAfter(240_000)]
+    public async Task Trace_of_an_unknown_call_name_is_a_usage_error_naming_it(CancellationToken cancellationToken)
+    {
+        var (kernel, initrd) = TestGuest.Default;
+
+        var (code, _, error) = await CliRunner.RunAsync(cancellationToken, "trace", "--kernel", kernel, "--initrd", initrd, "--syscall", "nosuchcall", "--timeout", "120");
+
+        Assert.That(code, Is.EqualTo(NitroCommand.UsageError));
+        Assert.That(error, Does.Contain("'nosuchcall' is not a system call"));
+    }
+
+    [Test]
+    [Category("Integration")]
+    [CancelAfter(240_000)]
+    public async Task Record_of_the_bundled_guest_replays_cat_opening_etc_passwd(CancellationToken cancellationToken)
+    {
+        var (kernel, initrd) = TestGuest.Default;
+        var output = Path.Combine(_directory, "openat-execve.nitrotrace");
+
+        var (code, _, error) = await CliRunner.RunAsync(
+            cancellationToken, "record", "--kernel", kernel, "--initrd", initrd, "--syscall", "openat,execve", "--out", output, "--timeout", "180");
+
+        Assert.That(code, Is.EqualTo(NitroCommand.Ok), error);
+        Assert.That(error, Does.Match(@"\d+ calls from \d+ traps"));
+        var calls = (await TraceReplay.Syscalls(output).ToList()).ToList();
+        Assert.That(calls.Select(c => c.Name).Distinct(), Is.SubsetOf(new[] { "openat", "execve" }));
+        Assert.That(calls.Any(c => string.Equals(c.Name, "execve", StringComparison.Ordinal)), Is.True, "the workload runs programs");
+
+        var open = calls.FindIndex(c => c is { Name: "openat", Direction: SyscallDirection.Enter, Process.Name: "cat" }
+            && c.Decoded.TryGetValue("pathname", out var path) && path is "/etc/passwd");
+        Assert.That(open, Is.GreaterThanOrEqualTo(0), "an openat of /etc/passwd by cat");
+        var pid = calls[open].Process!.Pid;
+        var exit = calls.Skip(open + 1).FirstOrDefault(c => c is { Name: "openat", Direction: SyscallDirection.Exit } && c.Process?.Pid == pid);
+        Assert.That(exit, Is.Not.Null, "the openat returned");
+        Assert.That(exit!.ReturnValue, Is.GreaterThanOrEqualTo(0));
+
+        await using var reader = TraceReader.OpenFile(output);
+        var header = await reader.ReadHeaderAsync(cancellationToken);
+        Assert.That(header.Metadata["source"], Is.EqualTo("qemu-gdbstub"));
+        Assert.That(header.Metadata["kernel"], Does.StartWith("Linux version "));
+        Assert.That(header.CreatedUtc, Is.EqualTo(DateTimeOffset.UtcNow).Within(TimeSpan.FromMinutes(5)));
+    }
+}
+
+/// <summary>Runs <c>nitro</c> in-process with captured output.</summary>
+internal static class CliRunner
+{
+    public static Task<(int Code, string Output, string Error)> RunAsync(params string[] args) => RunAsync(CancellationToken.None, args);
+
+    public static async Task<(int Code, string Output, string Error)> RunAsync(CancellationToken cancellationToken, params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = await NitroCommand.RunAsync(args, output, error, cancellationToken);
+        return (code, output.ToString(), error.ToString());
+    }
+}
