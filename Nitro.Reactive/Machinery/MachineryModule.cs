@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 
 namespace Nitro.Reactive.Machinery;
@@ -438,7 +439,9 @@ public abstract class MachineryModule
     private static string? Address(IniSection section, string key)
     {
         var text = Optional(section, key);
-        if (text is not null && !IPAddress.TryParse(text, out _))
+        // IPAddress also accepts inet_aton forms such as "10.1" (= 10.0.0.1); an operator means a dotted quad.
+        if (text is not null && !(IPAddress.TryParse(text, out var address)
+            && (address.AddressFamily == AddressFamily.InterNetworkV6 || string.Equals(address.ToString(), text, StringComparison.Ordinal))))
         {
             throw section.CreateException(key, $"'{text}' is not an IP address.");
         }
