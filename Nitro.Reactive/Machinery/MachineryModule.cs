@@ -14,6 +14,18 @@ namespace Nitro.Reactive.Machinery;
 /// machine (the original failure is its inner exception). Cancellation is not wrapped.
 /// </summary>
 /// <remarks>All public members are safe to call concurrently once <see cref="InitializeAsync"/> has completed.</remarks>
+/// <example>
+/// A module needs no more than this:
+/// <code>
+/// public sealed class ToyMachinery() : MachineryModule("toy")
+/// {
+///     protected override Task&lt;bool&gt; ExistsAsync(Machine machine, CancellationToken ct) =&gt; Toy.HasVmAsync(machine.Label, ct);
+///     protected override Task StartCoreAsync(Machine machine, CancellationToken ct) =&gt; Toy.RevertAndStartAsync(machine.Label, machine.Snapshot, ct);
+///     protected override Task StopCoreAsync(Machine machine, CancellationToken ct) =&gt; Toy.PowerOffAsync(machine.Label, ct);
+///     protected override Task&lt;MachineState&gt; StatusCoreAsync(Machine machine, CancellationToken ct) =&gt; Toy.StateAsync(machine.Label, ct);
+/// }
+/// </code>
+/// </example>
 public abstract class MachineryModule
 {
     private readonly Lock gate = new();
