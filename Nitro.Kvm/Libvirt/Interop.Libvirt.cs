@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Nitro.Kvm.Libvirt;
@@ -15,8 +16,12 @@ internal static partial class Interop
     {
         internal const string LibraryName = "libvirt.so.0";
 
+        private const int DomainEventIdLifecycle = 0;
+
         private static readonly Lock s_initializeLock = new();
+        private static readonly ConcurrentDictionary<IntPtr, ILifecycleEventSink> s_lifecycleSinks = new();
         private static bool s_initialized;
+        private static long s_nextSinkKey;
 
         /// <summary>Layout of <c>struct _virError</c> from &lt;libvirt/virterror.h&gt; (80 bytes on x86-64).</summary>
         [StructLayout(LayoutKind.Sequential)]
@@ -143,6 +148,67 @@ internal static partial class Interop
 
         internal static bool RevertToSnapshot(SafeSnapshotHandle snapshot) => virDomainRevertToSnapshot(snapshot, 0) == 0;
 
+        // ---- lifecycle events -------------------------------------------------------------
+
+        /// <summary>Receives lifecycle events on the event loop thread; must not throw.</summary>
+        internal interface ILifecycleEventSink
+        {
+            void OnLifecycleEvent(string domainName, int eventType, int detail);
+        }
+
+        /// <summary>Registers for lifecycle events of every domain; returns libvirt's callback id, or -1 with the error left for <see cref="GetLastError"/>.</summary>
+        /// <remarks>
+        /// A successful registration holds a reference on <paramref name="connection"/> until
+        /// <see cref="DeregisterEvents"/>, so disposing the connection first still lets the
+        /// subscription deregister before virConnectClose runs.
+        /// </remarks>
+        internal static int RegisterLifecycleEvents(SafeConnectHandle connection, ILifecycleEventSink sink)
+        {
+            // The opaque pointer is a key, not a GCHandle: libvirt's free callback and a failed
+            // registration may both try to release it, and removing a key twice is harmless.
+            var key = (IntPtr)Interlocked.Increment(ref s_nextSinkKey);
+            s_lifecycleSinks[key] = sink;
+            var id = virConnectDomainEventRegisterAny(
+                connection, IntPtr.Zero, DomainEventIdLifecycle, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, IntPtr, int, int, IntPtr, int>)&OnLifecycleEvent, key, &ReleaseSink);
+            if (id < 0)
+            {
+                s_lifecycleSinks.TryRemove(key, out _);
+                return id;
+            }
+
+            var added = false;
+            connection.DangerousAddRef(ref added);
+            return id;
+        }
+
+        internal static void DeregisterEvents(SafeConnectHandle connection, int callbackId)
+        {
+            virConnectDomainEventDeregisterAny(connection.DangerousGetHandle(), callbackId);
+            connection.DangerousRelease();
+        }
+
+        private static void RunEventLoop()
+        {
+            while (true)
+            {
+                virEventRunDefaultImpl();
+            }
+        }
+
+        [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+        private static int OnLifecycleEvent(IntPtr connection, IntPtr domain, int eventType, int detail, IntPtr opaque)
+        {
+            if (s_lifecycleSinks.TryGetValue(opaque, out var sink))
+            {
+                sink.OnLifecycleEvent(Marshal.PtrToStringUTF8(virDomainGetNameBorrowed(domain)) ?? string.Empty, eventType, detail);
+            }
+
+            return 0;
+        }
+
+        [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+        private static void ReleaseSink(IntPtr opaque) => s_lifecycleSinks.TryRemove(opaque, out _);
+
         // ---- errors -----------------------------------------------------------------------
 
         internal static ErrorInfo GetLastError()
@@ -210,6 +276,16 @@ internal static partial class Interop
                 }
 
                 virSetErrorFunc(IntPtr.Zero, &IgnoreError);
+
+                // Events (and the test driver's event queue) need an event loop registered before
+                // the first connection opens; one background thread runs it for the process.
+                if (virEventRegisterDefaultImpl() < 0)
+                {
+                    throw new LibvirtException($"virEventRegisterDefaultImpl failed: {LibraryName} could not set up its event loop.");
+                }
+
+                var loop = new Thread(RunEventLoop) { IsBackground = true, Name = "libvirt event loop" };
+                loop.Start();
                 s_initialized = true;
             }
         }
@@ -283,6 +359,22 @@ internal static partial class Interop
 
         [LibraryImport(LibraryName)]
         private static partial int virDomainRevertToSnapshot(SafeSnapshotHandle snapshot, uint flags);
+
+        [LibraryImport(LibraryName, EntryPoint = "virDomainGetName")]
+        private static partial IntPtr virDomainGetNameBorrowed(IntPtr domain);
+
+        [LibraryImport(LibraryName)]
+        private static partial int virEventRegisterDefaultImpl();
+
+        [LibraryImport(LibraryName)]
+        private static partial int virEventRunDefaultImpl();
+
+        [LibraryImport(LibraryName)]
+        private static partial int virConnectDomainEventRegisterAny(
+            SafeConnectHandle connection, IntPtr domain, int eventId, IntPtr callback, IntPtr opaque, delegate* unmanaged[Cdecl]<IntPtr, void> freeCallback);
+
+        [LibraryImport(LibraryName)]
+        private static partial int virConnectDomainEventDeregisterAny(IntPtr connection, int callbackId);
 
         [LibraryImport(LibraryName)]
         private static partial VirError* virGetLastError();

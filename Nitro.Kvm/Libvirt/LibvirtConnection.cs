@@ -17,11 +17,13 @@ public sealed class LibvirtConnection : IDisposable
     private const int NoDomainError = 42;
 
     private readonly SafeConnectHandle _handle;
+    private readonly LifecycleEventHub _lifecycleEvents;
 
     private LibvirtConnection(SafeConnectHandle handle, string uri)
     {
         _handle = handle;
         Uri = uri;
+        _lifecycleEvents = new LifecycleEventHub(handle, uri);
     }
 
     /// <summary>Gets the URI of the connection, as libvirt reports it.</summary>
@@ -116,6 +118,18 @@ public sealed class LibvirtConnection : IDisposable
         return domains;
     }
 
-    /// <summary>Closes the connection; domains obtained from it keep it alive until they are disposed.</summary>
+    /// <summary>
+    /// Lifecycle events of every domain on this connection (started, suspended, resumed, stopped …),
+    /// delivered on libvirt's event loop thread from the moment of subscription.
+    /// </summary>
+    /// <returns>A hot stream per subscription; disposing the subscription deregisters it. Filter by <see cref="DomainLifecycleEvent.DomainName"/> for one domain.</returns>
+    /// <remarks>
+    /// All subscriptions share one libvirt registration. The stream fails with
+    /// <see cref="LibvirtException"/> when libvirt refuses the registration; an exception thrown by
+    /// an observer's OnNext is passed to that observer's OnError and ends only its subscription.
+    /// </remarks>
+    public IObservable<DomainLifecycleEvent> LifecycleEvents() => _lifecycleEvents;
+
+    /// <summary>Closes the connection; domains and event subscriptions obtained from it keep it alive until they are disposed.</summary>
     public void Dispose() => _handle.Dispose();
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Nitro.Kvm.Libvirt;
 
 namespace Nitro.Kvm.Tests.Libvirt;
 
@@ -18,6 +19,32 @@ internal static class LibvirtTestDriver
         // Kept loaded: unloading libvirt (dlclose) after its constructors ran crashes the process later.
         return NativeLibrary.TryLoad("libvirt.so.0", out _);
     });
+
+    /// <summary>
+    /// Waits until a new connection sees the rebuilt default state (domain "test" running). Event
+    /// registrations release their connection reference on libvirt's event loop thread, shortly
+    /// after the subscription is disposed, so the rebuild can lag a little.
+    /// </summary>
+    public static async Task<DomainState> WaitForFreshStateAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            DomainState state;
+            using (var connection = LibvirtConnection.Open(Uri))
+            using (var domain = connection.LookupDomain(DefaultDomain))
+            {
+                state = domain.GetState().State;
+            }
+
+            if (state == DomainState.Running || DateTime.UtcNow >= deadline)
+            {
+                return state;
+            }
+
+            await Task.Delay(20);
+        }
+    }
 
     /// <summary>Ignores the calling test when libvirt.so.0 cannot be loaded (package libvirt0).</summary>
     public static void RequireLibvirt()
