@@ -166,6 +166,8 @@ internal static partial class Interop
         {
             // The opaque pointer is a key, not a GCHandle: libvirt's free callback and a failed
             // registration may both try to release it, and removing a key twice is harmless.
+            var added = false;
+            connection.DangerousAddRef(ref added);
             var key = (IntPtr)Interlocked.Increment(ref s_nextSinkKey);
             s_lifecycleSinks[key] = sink;
             var id = virConnectDomainEventRegisterAny(
@@ -173,11 +175,9 @@ internal static partial class Interop
             if (id < 0)
             {
                 s_lifecycleSinks.TryRemove(key, out _);
-                return id;
+                connection.DangerousRelease();
             }
 
-            var added = false;
-            connection.DangerousAddRef(ref added);
             return id;
         }
 
@@ -198,9 +198,18 @@ internal static partial class Interop
         [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
         private static int OnLifecycleEvent(IntPtr connection, IntPtr domain, int eventType, int detail, IntPtr opaque)
         {
-            if (s_lifecycleSinks.TryGetValue(opaque, out var sink))
+            try
             {
-                sink.OnLifecycleEvent(Marshal.PtrToStringUTF8(virDomainGetNameBorrowed(domain)) ?? string.Empty, eventType, detail);
+                if (s_lifecycleSinks.TryGetValue(opaque, out var sink))
+                {
+                    sink.OnLifecycleEvent(Marshal.PtrToStringUTF8(virDomainGetNameBorrowed(domain)) ?? string.Empty, eventType, detail);
+                }
+            }
+#pragma warning disable CA1031 // An exception escaping an UnmanagedCallersOnly method ends the process.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                return -1;
             }
 
             return 0;
