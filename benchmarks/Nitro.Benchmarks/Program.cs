@@ -1,8 +1,18 @@
 using BenchmarkDotNet.Running;
+using Nitro.Benchmarks.Pipeline;
 
 namespace Nitro.Benchmarks;
 
 internal static class Program
 {
-    private static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    private static int Main(string[] args)
+    {
+        if (args.Length > 0 && string.Equals(args[0], "pipeline", StringComparison.Ordinal))
+        {
+            return PipelineHarness.Run(args[1..]);
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }
