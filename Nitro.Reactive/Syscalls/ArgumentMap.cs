@@ -14,8 +14,11 @@ public sealed class ArgumentMap
 {
     private readonly NitroEvent _event;
     private readonly IVirtualMemory? _memory;
-    private Registers _registers;
     private HashSet<int>? _modified;
+
+    // Copy-on-write: arguments are read from the event's registers until Set changes one;
+    // only then does the map keep its own copy (saves a 144 B copy for every call never modified).
+    private StrongBox<Registers>? _written;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="event">The trap whose registers hold the arguments.</param>
@@ -26,7 +29,6 @@ public sealed class ArgumentMap
         _event = @event ?? throw new ArgumentNullException(nameof(@event));
         Convention = convention ?? throw new ArgumentNullException(nameof(convention));
         _memory = memory;
-        _registers = @event.Registers;
     }
 
     /// <summary>Gets the calling convention.</summary>
@@ -54,14 +56,15 @@ public sealed class ArgumentMap
     public ulong GetRaw(int index)
     {
         var location = Convention.Locate(index);
+        ref readonly var registers = ref CurrentRegisters;
         ulong value;
         if (location.Kind == ArgumentLocationKind.Register)
         {
-            value = Unsafe.As<Registers, ulong>(ref Unsafe.AddByteOffset(ref _registers, (nint)location.Offset));
+            value = Unsafe.As<Registers, ulong>(ref Unsafe.AddByteOffset(ref Unsafe.AsRef(in registers), (nint)location.Offset));
         }
         else
         {
-            value = RequireMemory().ReadUInt64(_registers.Rsp + (ulong)location.Offset);
+            value = RequireMemory().ReadUInt64(registers.Rsp + (ulong)location.Offset);
         }
 
         return location.Width == 4 ? (uint)value : value;
@@ -161,17 +164,20 @@ public sealed class ArgumentMap
             var live = handle.GetRegisters();
             Unsafe.As<Registers, ulong>(ref Unsafe.AddByteOffset(ref live, (nint)location.Offset)) = value;
             handle.SetRegisters(in live);
-            Unsafe.As<Registers, ulong>(ref Unsafe.AddByteOffset(ref _registers, (nint)location.Offset)) = value;
+            var written = _written ??= new StrongBox<Registers>(_event.Registers);
+            Unsafe.As<Registers, ulong>(ref Unsafe.AddByteOffset(ref written.Value, (nint)location.Offset)) = value;
         }
         else
         {
             Span<byte> bytes = stackalloc byte[8];
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
-            RequireMemory().Write(_registers.Rsp + (ulong)location.Offset, bytes);
+            RequireMemory().Write(CurrentRegisters.Rsp + (ulong)location.Offset, bytes);
         }
 
         (_modified ??= []).Add(index);
     }
+
+    private ref readonly Registers CurrentRegisters => ref _written is null ? ref _event.Registers : ref _written.Value;
 
     private IVirtualMemory RequireMemory() => _memory ?? throw new InvalidOperationException(
         "No guest memory is attached to these arguments (a replayed or synthetic event): pointer and stack arguments cannot be read.");

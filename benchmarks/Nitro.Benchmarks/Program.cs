@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Running;
+using Nitro.Benchmarks.Pipeline;
 
 namespace Nitro.Benchmarks;
 
@@ -6,6 +7,11 @@ internal static class Program
 {
     private static async Task<int> Main(string[] args)
     {
+        if (args.Length > 0 && string.Equals(args[0], "pipeline", StringComparison.Ordinal))
+        {
+            return PipelineHarness.Run(args[1..]);
+        }
+
         if (args.Length > 0 && string.Equals(args[0], "live", StringComparison.Ordinal))
         {
             return await Live.LiveHarness.RunAsync(args[1..]);

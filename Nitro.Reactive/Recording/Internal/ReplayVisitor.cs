@@ -12,12 +12,40 @@ internal abstract class ReplayVisitor<T> : ITraceVisitor
 
     public CancellationToken CancellationToken { get; set; }
 
+    private SpecialRegistersSnapshot?[] _snapshots = [];
+
     public virtual void OnEvent(in TraceEventView e)
     {
+        if (e.SpecialRegistersChanged && e.Vcpu < _snapshots.Length)
+        {
+            _snapshots[e.Vcpu] = null;
+        }
     }
 
     public virtual void OnSyscall(in TraceEventView e, in TraceSyscallRecord syscall)
     {
+    }
+
+    /// <summary>
+    /// Copies the view into an event whose special registers are shared with the vCPU's
+    /// previous events while the trace says they did not change.
+    /// </summary>
+    protected NitroEvent ToEvent(in TraceEventView e)
+    {
+        var vcpu = e.Vcpu;
+        if (vcpu >= _snapshots.Length)
+        {
+            Array.Resize(ref _snapshots, Math.Max(vcpu + 1, _snapshots.Length * 2));
+        }
+
+        var snapshot = _snapshots[vcpu];
+        if (snapshot is null || e.SpecialRegistersChanged)
+        {
+            snapshot = new SpecialRegistersSnapshot(in e.SpecialRegisters);
+            _snapshots[vcpu] = snapshot;
+        }
+
+        return NitroEvent.WithSharedSpecialRegisters(vcpu, e.Direction, e.Mechanism, in e.Registers, snapshot, e.Timestamp);
     }
 
     protected void Emit(T item, long timestamp)
@@ -36,14 +64,14 @@ internal abstract class ReplayVisitor<T> : ITraceVisitor
 
 internal sealed class EventReplayVisitor : ReplayVisitor<NitroEvent>
 {
-    public override void OnEvent(in TraceEventView e) => Emit(e.ToEvent(), e.Timestamp);
+    public override void OnEvent(in TraceEventView e) => Emit(ToEvent(in e), e.Timestamp);
 }
 
 internal sealed class SyscallReplayVisitor : ReplayVisitor<Syscall>
 {
     public override void OnSyscall(in TraceEventView e, in TraceSyscallRecord syscall)
     {
-        var @event = e.ToEvent();
+        var @event = ToEvent(in e);
         var arguments = new ArgumentMap(@event, syscall.Convention, memory: null);
         Emit(
             new Syscall(@event, syscall.Number, syscall.Name, syscall.FullName, syscall.Process, arguments, syscall.ThreadId, syscall.Decoded),

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Reactive.Linq;
 using BenchmarkDotNet.Attributes;
 using Nitro.Reactive.Events;
+using Nitro.Reactive.Linq;
 using Nitro.Reactive.Recording;
 using Nitro.Reactive.Syscalls;
 
@@ -63,6 +64,13 @@ public class TraceBenchmarks
             .Where(s => string.Equals(s.Name, "openat", StringComparison.Ordinal) || string.Equals(s.Name, "read", StringComparison.Ordinal))
             .Count()
             .Wait();
+    }
+
+    [Benchmark(OperationsPerInvoke = SyscallRecords)]
+    public int ReplaySyscalls_WhereSyscall_Count()
+    {
+        using var stream = new MemoryStream(_syscallTrace, writable: false);
+        return TraceReplay.Syscalls(stream).WhereSyscall("openat", "read").Count().Wait();
     }
 
     private static byte[] BuildRawTrace()

@@ -131,7 +131,12 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
             try
             {
                 var profile = LinuxKernelProfile.LoadOrBuild(memory, cancellationToken: cancellationToken);
-                return (profile, new LinuxBackend(memory, profile));
+                var backend = new LinuxBackend(memory, profile);
+
+                // Early in boot handlers still begin with 'call __fentry__' (ftrace patches them to
+                // NOPs later); planning one handler trap tells whether that has happened.
+                backend.CreatePlan(["read"]);
+                return (profile, backend);
             }
             catch (ProfileException) when (DateTime.UtcNow < deadline)
             {

@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reactive.Linq;
+using Nitro.Reactive.Export;
+using Nitro.Reactive.Linq;
+using Nitro.Reactive.Recording;
+using Nitro.Reactive.Syscalls;
+
+namespace Nitro.Benchmarks.Pipeline;
+
+/// <summary>
+/// End-to-end throughput of replay pipelines over one synthetic trace file: Stopwatch and
+/// GC.GetTotalAllocatedBytes around whole runs, median of several runs.
+/// </summary>
+internal static class PipelineHarness
+{
+    private const int DefaultCalls = 2_000_000;
+    private const int DefaultRuns = 5;
+
+    public static int Run(string[] args)
+    {
+        var calls = DefaultCalls;
+        var runs = DefaultRuns;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--calls" when i + 1 < args.Length:
+                    calls = int.Parse(args[++i], NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+                    break;
+                case "--runs" when i + 1 < args.Length:
+                    runs = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                    break;
+                default:
+                    Console.Error.WriteLine($"pipeline: unknown argument '{args[i]}'. Usage: pipeline [--calls N] [--runs R]");
+                    return 2;
+            }
+        }
+
+        if (calls < 2 || runs < 1)
+        {
+            Console.Error.WriteLine("pipeline: --calls must be at least 2 and --runs at least 1.");
+            return 2;
+        }
+
+        var path = Path.Combine(Path.GetTempPath(), $"nitro-pipeline-{Environment.ProcessId}.trace");
+        try
+        {
+            var written = Stopwatch.StartNew();
+            SyntheticTrace.Write(path, calls);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"trace: {calls:N0} decoded calls (+ their events), {new FileInfo(path).Length / (1024.0 * 1024.0):F1} MiB, written in {written.Elapsed.TotalSeconds:F1} s; {runs} runs each, median"));
+
+            (string Name, Func<long> Body)[] cases =
+            [
+                ("(a) TraceReader + counting visitor (raw events)", () => CountRawEvents(path)),
+                ("(b) TraceReplay.Syscalls -> Count", () => TraceReplay.Syscalls(path).Count().Wait()),
+                ("(c) -> WhereSyscall(openat, read) -> Count", () => TraceReplay.Syscalls(path).WhereSyscall("openat", "read").Count().Wait()),
+                ("(d) -> WhereProcess(bash) -> PairWithExit -> Count", () => TraceReplay.Syscalls(path).WhereProcess("bash").PairWithExit().Count().Wait()),
+                ("(e) -> JsonLinesWriter(Stream.Null)", () => WriteJson(path)),
+                ("(f) -> Decouple(4096) -> Count", () => TraceReplay.Syscalls(path).Decouple(4096).Count().Wait()),
+            ];
+
+            Console.WriteLine();
+            Console.WriteLine($"| {"pipeline",-52} | {"events/s",12} | {"ns/event",9} | {"B/event",8} | {"result",10} |");
+            Console.WriteLine($"|{new string('-', 54)}|{new string('-', 13)}:|{new string('-', 10)}:|{new string('-', 9)}:|{new string('-', 11)}:|");
+            foreach (var (name, body) in cases)
+            {
+                var (seconds, bytes, result) = Measure(body, runs);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {name,-52} | {calls / seconds,12:N0} | {seconds * 1e9 / calls,9:F0} | {(double)bytes / calls,8:F0} | {result,10:N0} |"));
+            }
+
+            return 0;
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static (double Seconds, long Bytes, long Result) Measure(Func<long> body, int runs)
+    {
+        var result = body(); // warm-up: JIT, page cache
+        var seconds = new double[runs];
+        var bytes = new long[runs];
+        for (var r = 0; r < runs; r++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            var watch = Stopwatch.StartNew();
+            result = body();
+            watch.Stop();
+            bytes[r] = GC.GetTotalAllocatedBytes(precise: true) - before;
+            seconds[r] = watch.Elapsed.TotalSeconds;
+        }
+
+        Array.Sort(seconds);
+        Array.Sort(bytes);
+        return (seconds[runs / 2], bytes[runs / 2], result);
+    }
+
+    private static long CountRawEvents(string path)
+    {
+        var visitor = new CountingVisitor();
+        using var reader = TraceReader.OpenFile(path);
+        reader.ReadToEndAsync(visitor).AsTask().GetAwaiter().GetResult();
+        return visitor.Events;
+    }
+
+    private static long WriteJson(string path)
+    {
+        using var writer = new JsonLinesWriter(Stream.Null, new TimeOrigin(DateTimeOffset.UnixEpoch, 0), leaveOpen: true);
+        TraceReplay.Syscalls(path).ForEachAsync(writer.Write).GetAwaiter().GetResult();
+        writer.Flush();
+        return writer.LinesWritten;
+    }
+
+    private sealed class CountingVisitor : ITraceVisitor
+    {
+        public long Events { get; private set; }
+
+        public void OnEvent(in TraceEventView e) => Events++;
+
+        public void OnSyscall(in TraceEventView e, in TraceSyscallRecord syscall)
+        {
+        }
+    }
+}
