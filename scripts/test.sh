@@ -4,8 +4,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/prerequisites.sh
-# gcc: native layout checks and the static test programs; QEMU, cpio, gzip: the live guest tests.
-ensure_packages gcc libc6-dev qemu-system-x86 cpio gzip xz-utils
+# gcc: native layout checks and the static test programs; QEMU, cpio, gzip: the live guest tests;
+# libvirt0 (+ its header for the layout check): the libvirt binding and machinery on test:///default.
+ensure_packages gcc libc6-dev qemu-system-x86 cpio gzip xz-utils libvirt0 libvirt-dev
 ensure_apt_lists
 # Build (or find in its cache) the test guest once, so a failure here is reported plainly.
 bash guest/build.sh >/dev/null || { echo "guest/build.sh failed: the live tests cannot run." >&2; echo "0 passed, 1 failed"; exit 1; }
