@@ -24,6 +24,10 @@ internal static class NitroCommand
             RecordCommand.Create(console),
             DemoCommand.Create(console),
         };
+        foreach (var command in MachineryCommands.Create(console))
+        {
+            root.Subcommands.Add(command);
+        }
 
         var parse = root.Parse(args);
         var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
