@@ -1,4 +1,3 @@
-using System.Diagnostics;
 
 namespace Nitro.Tests.Shared;
 
@@ -25,35 +24,17 @@ internal static class TestGuest
 
     public static (string Kernel, string Initrd) Build(string? extraDirectory)
     {
-        var start = new ProcessStartInfo("bash")
+        string[] arguments = extraDirectory is null
+            ? [Path.Combine(RepositoryRoot, "guest", "build.sh")]
+            : [Path.Combine(RepositoryRoot, "guest", "build.sh"), "--extra", extraDirectory];
+        var (exitCode, stdout, stderr) = ProcessRunner.Run("bash", TimeSpan.FromMinutes(5), arguments);
+        if (exitCode != 0)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(RepositoryRoot, "guest", "build.sh"));
-        if (extraDirectory is not null)
-        {
-            start.ArgumentList.Add("--extra");
-            start.ArgumentList.Add(extraDirectory);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            process.Kill(true);
-            throw new InvalidOperationException("guest/build.sh did not finish within 5 minutes");
-        }
-
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"guest/build.sh failed ({process.ExitCode}): {stderr.Result}");
+            throw new InvalidOperationException($"guest/build.sh failed ({exitCode}): {stderr}");
         }
 
         string? kernel = null, initrd = null;
-        foreach (var line in stdout.Result.Split('\n'))
+        foreach (var line in stdout.Split('\n'))
         {
             if (line.StartsWith("KERNEL=", StringComparison.Ordinal))
             {

@@ -1,3 +1,4 @@
+using Nitro.Tests.Shared;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -101,26 +102,7 @@ public sealed class LibvirtNativeLayoutTests
 
     private static (int ExitCode, string Output) Run(string file, params string[] arguments)
     {
-        var start = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file}.");
-        var error = process.StandardError.ReadToEndAsync();
-        var output = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} did not finish within 60 s.");
-        }
-
-        return (process.ExitCode, output + error.GetAwaiter().GetResult());
+        var (exitCode, output, error) = ProcessRunner.Run(file, TimeSpan.FromSeconds(60), arguments);
+        return (exitCode, output + error);
     }
 }

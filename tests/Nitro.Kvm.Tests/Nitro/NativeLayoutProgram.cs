@@ -1,3 +1,4 @@
+using Nitro.Tests.Shared;
 using System.Diagnostics;
 using System.Globalization;
 
@@ -83,28 +84,6 @@ internal sealed class NativeLayoutProgram : IDisposable
         return output;
     }
 
-    private static (int ExitCode, string Output, string Error) Run(string file, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file}.");
-        var error = process.StandardError.ReadToEndAsync();
-        var output = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(s_timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} did not finish within {s_timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s.");
-        }
-
-        return (process.ExitCode, output, error.GetAwaiter().GetResult());
-    }
+    private static (int ExitCode, string Output, string Error) Run(string file, params string[] arguments) =>
+        ProcessRunner.Run(file, s_timeout, arguments);
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Nitro.Tests.Shared;
 
 namespace Nitro.Samples.Tests.Live;
@@ -58,16 +57,8 @@ internal static class ProbeGuest
 
     private static void Run(string program, params string[] arguments)
     {
-        var start = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException(program + " did not start");
-        var error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
+        var (exitCode, _, error) = ProcessRunner.Run(program, TimeSpan.FromMinutes(2), arguments);
+        if (exitCode != 0)
         {
             Assert.Fail($"{program} failed: {error}");
         }
