@@ -13,6 +13,7 @@ for arg in "$@"; do
 done
 if [ "$replay" -eq 0 ]; then
   ensure_packages qemu-system-x86 cpio gzip xz-utils
+  ensure_apt_lists   # guest/build.sh fetches the kernel and busybox with apt-get download
 fi
 
 exec dotnet run -c Release --project samples/Nitro.Cli -- demo "$@"
