@@ -49,9 +49,11 @@ public sealed class TraceHeader
     public int? Vcpus =>
         Metadata.TryGetValue(TraceFormat.Keys.Vcpus, out var text) && int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : null;
 
+    /// <summary>Gets the pairing of wall-clock and monotonic time the trace was recorded with.</summary>
+    public Export.TimeOrigin Origin => new(CreatedUtc, MonotonicOrigin);
+
     /// <summary>Converts an event timestamp (monotonic nanoseconds) into wall-clock time.</summary>
     /// <param name="monotonicNanoseconds">A <see cref="Events.NitroEvent.Timestamp"/> from this trace.</param>
     /// <returns>The UTC wall-clock time of the event, to 100 ns.</returns>
-    public DateTimeOffset ToWallClock(long monotonicNanoseconds) =>
-        CreatedUtc.AddTicks((monotonicNanoseconds - MonotonicOrigin) / 100);
+    public DateTimeOffset ToWallClock(long monotonicNanoseconds) => Origin.ToWallClock(monotonicNanoseconds);
 }

@@ -68,7 +68,7 @@ internal static class ReplayCommand
             calls = calls.WhereSyscall(names);
         }
 
-        var origin = new TimeOrigin(header.CreatedUtc, header.MonotonicOrigin);
+        var origin = header.Origin;
         using var sink = string.Equals(format, "jsonl", StringComparison.Ordinal)
             ? (ISyscallSink)new JsonLinesSink(new JsonLinesWriter(console.Out, origin, leaveOpen: true))
             : new SyscallTable(console.Out, origin);
