@@ -21,6 +21,9 @@ namespace Nitro.Kvm.Listening;
 /// thread, before the guest is resumed: code awaiting such a query continues there. Do not block
 /// after that await without yielding first (<c>await Task.Yield()</c>), or complete your own task
 /// with <c>TaskCreationOptions.RunContinuationsAsynchronously</c>.
+/// The session starts on its own thread during <c>Subscribe</c>: if the query ends (<c>Take(1)</c>)
+/// before <c>Subscribe</c> has returned, Rx disposes the subscription right after it returns; traps
+/// hit meanwhile are stepped over correctly but reach no observer.
 /// </remarks>
 public sealed class GdbStubListener : INitroListener
 {

@@ -13,12 +13,14 @@ internal sealed class FakeGdbTarget : IGdbTarget
     private readonly object _gate = new();
     private readonly Queue<(int Vcpu, ulong Rip)> _script;
     private readonly bool _exitAtEnd;
+    private readonly bool _repeat;
     private bool _interruptPending;
     private int _currentVcpu;
     private GdbRegisterSnapshot[] _vcpus;
 
-    public FakeGdbTarget(IEnumerable<(int Vcpu, ulong Rip)> script, bool exitAtEnd = true, int vcpus = 1)
+    public FakeGdbTarget(IEnumerable<(int Vcpu, ulong Rip)> script, bool exitAtEnd = true, int vcpus = 1, bool repeat = false)
     {
+        _repeat = repeat;
         _script = new Queue<(int, ulong)>(script);
         _exitAtEnd = exitAtEnd;
         _vcpus = new GdbRegisterSnapshot[vcpus];
@@ -69,6 +71,11 @@ internal sealed class FakeGdbTarget : IGdbTarget
                 while (IsRunning && _script.Count > 0)
                 {
                     var (vcpu, rip) = _script.Dequeue();
+                    if (_repeat)
+                    {
+                        _script.Enqueue((vcpu, rip)); // the guest keeps making the same calls
+                    }
+
                     if (Breakpoints.Contains(rip))
                     {
                         _currentVcpu = vcpu;
@@ -87,7 +94,10 @@ internal sealed class FakeGdbTarget : IGdbTarget
                     return Task.FromResult(new GdbStop(-1, true));
                 }
 
-                Monitor.Wait(_gate);
+                if (!Monitor.Wait(_gate, TimeSpan.FromSeconds(20)))
+                {
+                    throw new TimeoutException("The fake guest waited 20 s for a continue or an interrupt: " + string.Join(", ", Log));
+                }
             }
         }
     }
