@@ -5,7 +5,11 @@ namespace Nitro.Cli.Live;
 /// <summary>The options every live command shares (trace, record, demo): the guest to boot, the calls to trap, the deadline.</summary>
 internal sealed class LiveCommandOptions
 {
-    public Option<FileInfo> Kernel { get; } = new("--kernel") { Description = "Guest kernel image (bzImage)", Required = true };
+    public Option<FileInfo> Kernel { get; } = new("--kernel") { Description = "Guest kernel image (bzImage); or use --machine with --conf" };
+
+    public Option<string?> Machine { get; } = new("--machine") { Description = "Start this machine of a QEMU machinery configuration (with --conf), trace it, stop it" };
+
+    public Option<FileInfo?> Conf { get; } = new("--conf") { Description = "The machinery configuration for --machine, e.g. conf/qemu.conf" };
 
     public Option<FileInfo?> Initrd { get; } = new("--initrd") { Description = "Guest initramfs" };
 
@@ -29,6 +33,20 @@ internal sealed class LiveCommandOptions
         if (withGuest)
         {
             command.Options.Add(Kernel);
+            command.Options.Add(Machine);
+            command.Options.Add(Conf);
+            command.Validators.Add(result =>
+            {
+                var machine = result.GetValue(Machine);
+                if (result.GetValue(Kernel) is null && machine is null)
+                {
+                    result.AddError("Give the guest: --kernel PATH [--initrd PATH], or --machine LABEL --conf conf/qemu.conf.");
+                }
+                else if (machine is not null && result.GetValue(Conf) is null)
+                {
+                    result.AddError("--machine needs --conf (the machinery configuration that defines it).");
+                }
+            });
             command.Options.Add(Initrd);
             command.Options.Add(Append);
             command.Options.Add(Syscall);
@@ -46,7 +64,9 @@ internal sealed class LiveCommandOptions
     public LiveRequest ToRequest(ParseResult result) => new(
         new LiveSessionOptions
         {
-            Kernel = result.GetValue(Kernel)!.FullName,
+            Kernel = result.GetValue(Kernel)?.FullName ?? string.Empty,
+            MachineLabel = result.GetValue(Machine),
+            MachineryConfiguration = result.GetValue(Conf)?.FullName,
             Initrd = result.GetValue(Initrd)?.FullName,
             Append = result.GetValue(Append),
             Vcpus = result.GetValue(Vcpus),

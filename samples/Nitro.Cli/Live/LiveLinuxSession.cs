@@ -3,6 +3,7 @@ using System.Reactive.Linq;
 using Nitro.Backends.Linux.Profile;
 using Nitro.Backends.Linux.Tracing;
 using Nitro.Kvm.Listening;
+using Nitro.Kvm.Machinery;
 using Nitro.Kvm.Memory;
 using Nitro.Kvm.Qemu;
 using Nitro.Reactive.Syscalls;
@@ -26,6 +27,12 @@ internal sealed record LiveSessionOptions
     public string? WaitMarker { get; init; } = "NITRO-WAITING";
 
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>A machine of a QEMU machinery configuration to start instead of <see cref="Kernel"/>.</summary>
+    public string? MachineLabel { get; init; }
+
+    /// <summary>The machinery configuration (<c>conf/qemu.conf</c>) that defines <see cref="MachineLabel"/>.</summary>
+    public string? MachineryConfiguration { get; init; }
 }
 
 /// <summary>
@@ -37,6 +44,7 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
 {
     private readonly SharedMemoryGuestMemory _memory;
     private bool _released;
+    private QemuMachinery? _machinery;
 
     private LiveLinuxSession(QemuMachine machine, SharedMemoryGuestMemory memory, LinuxKernelProfile profile, LinuxBackend backend, GdbStubListener listener, bool waiting, TimeSpan profileTime)
     {
@@ -63,6 +71,27 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
 
     public static async Task<LiveLinuxSession> StartAsync(LiveSessionOptions options, CancellationToken cancellationToken)
     {
+        if (options.MachineLabel is { } label && options.MachineryConfiguration is { } conf)
+        {
+            // The machinery starts the machine from its configuration and stops it when the session ends.
+            var machinery = new QemuMachinery(Path.GetDirectoryName(conf)!);
+            try
+            {
+                await machinery.InitializeAsync(cancellationToken);
+                await machinery.StartAsync(label, cancellationToken);
+                var running = machinery.GetRunning(label);
+                var waits = running.Options.Append?.Contains("nitro.wait", StringComparison.Ordinal) == true;
+                var session = await AttachAsync(running, options with { WaitMarker = waits ? options.WaitMarker : null }, cancellationToken);
+                session._machinery = machinery;
+                return session;
+            }
+            catch
+            {
+                await machinery.DisposeAsync();
+                throw;
+            }
+        }
+
         var append = options.Append ?? "quiet panic=-1";
         if (options.WaitMarker is not null && !append.Contains("nitro.wait", StringComparison.Ordinal))
         {
@@ -72,6 +101,12 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
         var machine = await QemuMachine.StartAsync(
             new QemuOptions { Kernel = options.Kernel, Initrd = options.Initrd, Append = append, MemoryMiB = options.MemoryMiB, Vcpus = options.Vcpus },
             cancellationToken);
+        return await AttachAsync(machine, options, cancellationToken);
+    }
+
+    /// <summary>Reads the profile of a running machine and connects the listener; disposes the machine on failure.</summary>
+    private static async Task<LiveLinuxSession> AttachAsync(QemuMachine machine, LiveSessionOptions options, CancellationToken cancellationToken)
+    {
         SharedMemoryGuestMemory? memory = null;
         try
         {
@@ -116,6 +151,10 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
         await Listener.DisposeAsync();
         _memory.Dispose();
         await Machine.DisposeAsync();
+        if (_machinery is not null)
+        {
+            await _machinery.DisposeAsync();
+        }
     }
 
     /// <summary>

@@ -45,7 +45,15 @@ internal static class LiveRun
 {
     public static async Task<int> RunAsync(CliConsole console, LiveRequest request, LiveHandler handler, CancellationToken cancellationToken)
     {
-        if (!File.Exists(request.Session.Kernel))
+        if (request.Session.MachineryConfiguration is { } conf)
+        {
+            if (!File.Exists(conf))
+            {
+                await console.Error.WriteLineAsync($"nitro: machinery configuration '{conf}' does not exist.");
+                return NitroCommand.FileNotFound;
+            }
+        }
+        else if (!File.Exists(request.Session.Kernel))
         {
             await console.Error.WriteLineAsync($"nitro: kernel image '{request.Session.Kernel}' does not exist (guest/build.sh builds the bundled one).");
             return NitroCommand.FileNotFound;
@@ -62,7 +70,7 @@ internal static class LiveRun
         {
             session = await LiveLinuxSession.StartAsync(request.Session, cancellationToken);
         }
-        catch (Exception ex) when (ex is QemuException or ProfileException or TimeoutException or GdbTargetLostException or GdbStubException)
+        catch (Exception ex) when (ex is QemuException or ProfileException or TimeoutException or GdbTargetLostException or GdbStubException or Nitro.Reactive.Machinery.MachineryException)
         {
             await console.Error.WriteLineAsync($"nitro: could not start tracing: {ex.Message}");
             return NitroCommand.Failure;
