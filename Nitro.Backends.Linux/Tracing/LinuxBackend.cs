@@ -122,8 +122,7 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
     private Syscall Enter(NitroEvent @event, X86AddressSpace kernel, long number, ArgumentMap arguments, bool gated)
     {
         var process = ReadCurrentTask(@event.Vcpu, kernel);
-        var name = _profile.GetSyscallName((int)number) ?? "unknown";
-        var fullName = number >= 0 && number < _profile.Syscalls.Count ? _profile.Syscalls[(int)number].HandlerName : name;
+        var (name, fullName) = Names(number);
         var decoded = LinuxSyscallDecoder.Default.DecodeEntry(name, arguments, kernel);
         var call = new Syscall(@event, number, name, fullName, process, arguments, process?.Pid, decoded);
 
@@ -156,7 +155,7 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         var arguments = new ArgumentMap(user, CallingConvention.LinuxX64, kernel);
         if (process is not null && _pending.Remove(process.Pid, out var entry))
         {
-            if (_handlers.ContainsKey(entry.Event.Registers.Rip) || _exitGate is null)
+            if (_handlers.ContainsKey(entry.Event.Registers.Rip))
             {
                 _exitGate?.Exit();
             }
@@ -173,11 +172,16 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
 
         // A call that began before the listener attached: its number is still in pt_regs.orig_ax.
         var number = (long)origAx;
-        var name = _profile.GetSyscallName((int)number) ?? "unknown";
-        var fullName = number >= 0 && number < _profile.Syscalls.Count ? _profile.Syscalls[(int)number].HandlerName : name;
+        var (name, fullName) = Names(number);
         var exitDecoded = LinuxSyscallDecoder.Default.DecodeExit(name, returnValue, arguments, kernel);
         return new Syscall(user, number, name, fullName, process, arguments, process?.Pid, exitDecoded);
     }
+
+    /// <summary>The short and the handler's name of a call number, from the guest's sys_call_table.</summary>
+    private (string Name, string FullName) Names(long number) =>
+        number >= 0 && number < _profile.Syscalls.Count
+            ? (_profile.Syscalls[(int)number].Name, _profile.Syscalls[(int)number].HandlerName)
+            : ("unknown", "unknown");
 
     /// <summary>At a handler's first instruction RDI points to the caller's saved registers (pt_regs).</summary>
     private static ArgumentMap HandlerArguments(NitroEvent @event, X86AddressSpace kernel) =>

@@ -36,7 +36,7 @@ internal sealed class LinuxTrapPoints
     /// <summary>The handler point of a call, stepping over its first instruction when it has no effect.</summary>
     public TrapPoint Handler(SyscallTableEntry entry)
     {
-        var instruction = Decode(entry.Handler, out _).First();
+        var instruction = Decode(entry.Handler).First();
         var harmless = instruction.Mnemonic is Mnemonic.Nop or Mnemonic.Endbr64 or Mnemonic.Fnop;
         if (!harmless)
         {
@@ -49,7 +49,7 @@ internal sealed class LinuxTrapPoints
 
     private TrapPoint FindEntrySwapgs(ulong start)
     {
-        var code = Decode(start, out _);
+        var code = Decode(start);
 
         // The entry may begin with endbr64 before its swapgs; nothing else is allowed there.
         var index = code.Count > 0 && code[0].Mnemonic == Mnemonic.Endbr64 ? 1 : 0;
@@ -63,7 +63,7 @@ internal sealed class LinuxTrapPoints
 
     private TrapPoint FindDispatcherReturn(ulong start)
     {
-        var code = Decode(start, out _);
+        var code = Decode(start);
         for (var i = 0; i + 1 < code.Count; i++)
         {
             if (code[i].Mnemonic != Mnemonic.Call || code[i].NearBranchTarget != _profile.DoSyscall64)
@@ -91,14 +91,14 @@ internal sealed class LinuxTrapPoints
         throw new ProfileException($"No call to do_syscall_64 (0x{_profile.DoSyscall64:x}) found in entry_SYSCALL_64 (0x{start:x}); this kernel's entry code is not supported.");
     }
 
-    private List<Instruction> Decode(ulong address, out int bytes)
+    private List<Instruction> Decode(ulong address)
     {
         var code = new byte[MaxScan];
         var physical = address - _profile.ImageDelta;
         _memory.Read(physical, code);
         var decoder = Iced.Intel.Decoder.Create(64, new ByteArrayCodeReader(code), address);
         var list = new List<Instruction>();
-        bytes = 0;
+        var bytes = 0;
         while (bytes < code.Length - 15)
         {
             decoder.Decode(out var instruction);

@@ -271,8 +271,7 @@ public sealed class GdbStubListener : INitroListener
 
                 var start = Stopwatch.GetTimestamp();
                 var snapshot = Target.ReadRegistersAsync(stop.Vcpu).GetAwaiter().GetResult();
-                var afterRead = Stopwatch.GetTimestamp();
-                Interlocked.Add(ref _readTicks, TimeSpan.FromSeconds((afterRead - start) / (double)Stopwatch.Frequency).Ticks);
+                Interlocked.Add(ref _readTicks, Stopwatch.GetElapsedTime(start).Ticks);
 
                 var point = _plan.Find(snapshot.Registers.Rip);
                 if (point is null || !_inserted.Contains(point.Address))
@@ -291,7 +290,7 @@ public sealed class GdbStubListener : INitroListener
                     var e = new NitroEvent(vcpu, point.Direction, point.Mechanism, snapshot.Registers, snapshot.SpecialRegisters, MonotonicClock.Now, pause.Handle);
                     var beforeObservers = Stopwatch.GetTimestamp();
                     _observer.OnNext(e);
-                    Interlocked.Add(ref _observerTicks, TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - beforeObservers) / (double)Stopwatch.Frequency).Ticks);
+                    Interlocked.Add(ref _observerTicks, Stopwatch.GetElapsedTime(beforeObservers).Ticks);
                 }
 
                 if (_detach.IsCancellationRequested)
@@ -346,7 +345,7 @@ public sealed class GdbStubListener : INitroListener
             finally
             {
                 _running = false;
-                Interlocked.Add(ref _waitTicks, TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency).Ticks);
+                Interlocked.Add(ref _waitTicks, Stopwatch.GetElapsedTime(start).Ticks);
             }
         }
 
@@ -373,7 +372,7 @@ public sealed class GdbStubListener : INitroListener
             }
 
             Continue();
-            Interlocked.Add(ref _resumeTicks, TimeSpan.FromSeconds((Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency).Ticks);
+            Interlocked.Add(ref _resumeTicks, Stopwatch.GetElapsedTime(start).Ticks);
         }
 
         private void UpdateExitArming()

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Reactive.Linq;
 using Nitro.Cli.Output;
 using Nitro.Reactive.Export;
@@ -54,15 +53,8 @@ internal static class ReplayCommand
             return NitroCommand.DamagedTrace;
         }
 
-        var calls = TraceReplay.Syscalls(file.FullName);
-        if (process is not null)
-        {
-            calls = int.TryParse(process, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
-                ? calls.WhereProcess(pid)
-                : calls.WhereProcess(process);
-        }
-
-        var names = syscalls.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+        var calls = CallFilters.ByProcess(TraceReplay.Syscalls(file.FullName), process);
+        var names = CallFilters.SplitNames(syscalls);
         if (names.Length > 0)
         {
             calls = calls.WhereSyscall(names);

@@ -1,9 +1,7 @@
 using System.CommandLine;
-using System.Globalization;
 using Nitro.Cli.Live;
 using Nitro.Cli.Output;
 using Nitro.Reactive.Export;
-using Nitro.Reactive.Linq;
 using Nitro.Reactive.Syscalls;
 
 namespace Nitro.Cli.Commands;
@@ -48,12 +46,7 @@ internal static class TraceCommand
 
     private sealed class SinkHandler(ISyscallSink sink, string? process) : LiveHandler
     {
-        public override IObservable<Syscall> Shape(LiveLinuxSession session, IObservable<Syscall> calls) => process switch
-        {
-            null => calls,
-            _ when int.TryParse(process, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid) => calls.WhereProcess(pid),
-            _ => calls.WhereProcess(process),
-        };
+        public override IObservable<Syscall> Shape(LiveLinuxSession session, IObservable<Syscall> calls) => CallFilters.ByProcess(calls, process);
 
         public override void OnCall(Syscall call) => sink.Write(call);
 

@@ -72,11 +72,9 @@ internal sealed class LiveCommandOptions
             Vcpus = result.GetValue(Vcpus),
             WaitMarker = result.GetValue(NoWait) ? null : "NITRO-WAITING",
         },
-        SplitNames(result.GetValue(Syscall)),
+        Commands.CallFilters.SplitNames(result.GetValue(Syscall)),
         TimeSpan.FromSeconds(result.GetValue(Timeout)));
 
-    public static string[] SplitNames(string[]? values) =>
-        (values ?? []).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
 }
 
 /// <summary>What a live command was asked to boot and trap, and for how long at most.</summary>
