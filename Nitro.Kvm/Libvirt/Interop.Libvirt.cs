@@ -78,6 +78,9 @@ internal static partial class Interop
         internal static SafeDomainHandle DomainLookupByName(SafeConnectHandle connection, string name) =>
             virDomainLookupByName(connection, name);
 
+        internal static SafeDomainHandle DomainDefineXml(SafeConnectHandle connection, string xml) =>
+            virDomainDefineXML(connection, xml);
+
         // ---- domain -----------------------------------------------------------------------
 
         internal static string? DomainGetName(SafeDomainHandle domain) => Marshal.PtrToStringUTF8(virDomainGetName(domain));
@@ -96,6 +99,8 @@ internal static partial class Interop
         internal static bool DomainCreate(SafeDomainHandle domain) => virDomainCreate(domain) == 0;
 
         internal static bool DomainDestroy(SafeDomainHandle domain) => virDomainDestroy(domain) == 0;
+
+        internal static bool DomainUndefine(SafeDomainHandle domain, uint flags) => virDomainUndefineFlags(domain, flags) == 0;
 
         internal static bool DomainSuspend(SafeDomainHandle domain) => virDomainSuspend(domain) == 0;
 
@@ -323,6 +328,12 @@ internal static partial class Interop
 
         [LibraryImport(LibraryName)]
         private static partial IntPtr virDomainGetName(SafeDomainHandle domain);
+
+        [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+        private static partial SafeDomainHandle virDomainDefineXML(SafeConnectHandle connection, string xml);
+
+        [LibraryImport(LibraryName)]
+        private static partial int virDomainUndefineFlags(SafeDomainHandle domain, uint flags);
 
         [LibraryImport(LibraryName)]
         private static partial uint virDomainGetID(SafeDomainHandle domain);

@@ -74,6 +74,25 @@ public sealed class LibvirtConnection : IDisposable
         return new LibvirtDomain(handle, name, Uri);
     }
 
+    /// <summary>Defines a persistent domain from its XML (virDomainDefineXML), or updates the definition of one with the same name.</summary>
+    /// <param name="xml">The domain XML.</param>
+    /// <returns>The defined (inactive) domain; dispose it when done.</returns>
+    /// <exception cref="LibvirtException">The XML is invalid, or libvirt failed.</exception>
+    public LibvirtDomain DefineDomain(string xml)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(xml);
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        var handle = Interop.Libvirt.DomainDefineXml(_handle, xml);
+        if (handle.IsInvalid)
+        {
+            handle.Dispose();
+            throw LibvirtException.FromLastError($"Defining a domain on {Uri}");
+        }
+
+        var name = Interop.Libvirt.DomainGetName(handle) ?? throw LibvirtException.FromLastError($"Reading the name of a domain defined on {Uri}");
+        return new LibvirtDomain(handle, name, Uri);
+    }
+
     /// <summary>Looks up a domain by name, returning false when there is none.</summary>
     /// <param name="name">The domain name.</param>
     /// <param name="domain">The domain when found; dispose it when done.</param>

@@ -54,6 +54,18 @@ public sealed class LibvirtDomain : IDisposable
     /// <exception cref="LibvirtException">The domain is not running, or libvirt failed.</exception>
     public void Destroy() => Check(Interop.Libvirt.DomainDestroy(_handle), "Powering off");
 
+    /// <summary>
+    /// Removes the domain's persistent definition (virDomainUndefineFlags) together with its snapshot
+    /// metadata; a running domain keeps running until it stops. Internal snapshots stay in its disk images.
+    /// </summary>
+    /// <exception cref="LibvirtException">libvirt failed.</exception>
+    public void Undefine()
+    {
+        const uint snapshotsMetadata = 1 << 1; // VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        Check(Interop.Libvirt.DomainUndefine(_handle, snapshotsMetadata), "Undefining");
+    }
+
     /// <summary>Pauses all vCPUs of the domain (virDomainSuspend).</summary>
     /// <exception cref="LibvirtException">The domain is not running, or libvirt failed.</exception>
     public void Suspend() => Check(Interop.Libvirt.DomainSuspend(_handle), "Suspending");

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using Nitro.Kvm.Libvirt;
+using Nitro.Kvm.Targets;
 using Nitro.Reactive.Machinery;
 
 namespace Nitro.Kvm.Machinery;
@@ -9,12 +11,13 @@ namespace Nitro.Kvm.Machinery;
 /// <c>test:///default</c> …). Start reverts to the machine's snapshot, else to the domain's current
 /// snapshot, then powers the domain on; stop powers it off.
 /// </summary>
-public class LibvirtMachinery : MachineryModule, IDisposable
+public class LibvirtMachinery : MachineryModule, ITraceableMachinery, IDisposable
 {
     private static readonly TimeSpan s_stateTimeout = TimeSpan.FromSeconds(60);
 
     private readonly string? _defaultUri;
     private readonly Lock _gate = new();
+    private readonly ConcurrentDictionary<string, LibvirtTraceTarget> _targets = new(StringComparer.Ordinal);
     private LibvirtConnection? _connection;
 
     /// <summary>Initializes a new instance.</summary>
@@ -47,12 +50,53 @@ public class LibvirtMachinery : MachineryModule, IDisposable
     {
         if (disposing)
         {
+            CloseTraceTargets();
             lock (_gate)
             {
                 _connection?.Dispose();
                 _connection = null;
             }
         }
+    }
+
+    /// <summary>
+    /// Opens a started machine for tracing: its domain must run on this host (the URI may still be a
+    /// remote one that names this host) and declare a gdbstub on a unix socket in its XML. The target
+    /// is closed when the machine is stopped.
+    /// </summary>
+    /// <param name="label">The machine's label (its domain name).</param>
+    /// <returns>The domain's gdbstub, memory and console.</returns>
+    /// <exception cref="MachineryException">The machine is unknown, not running, not on this host, or declares no gdbstub.</exception>
+    public ITraceTarget OpenTraceTarget(string label)
+    {
+        ArgumentNullException.ThrowIfNull(label);
+        if (!Machines.Any(m => string.Equals(m.Label, label, StringComparison.Ordinal)))
+        {
+            throw new MachineryException(label, $"{ModuleName}: no machine is labelled '{label}'.", null);
+        }
+
+        if (_targets.TryGetValue(label, out var open))
+        {
+            return open;
+        }
+
+        LibvirtTraceTarget target;
+        try
+        {
+            target = LibvirtTraceTarget.Open(Connection(), label);
+        }
+        catch (Exception ex) when (ex is LibvirtException or InvalidOperationException or FormatException or IOException)
+        {
+            throw new MachineryException(label, $"{ModuleName}: machine '{label}' cannot be traced: {ex.Message}", ex);
+        }
+
+        if (!_targets.TryAdd(label, target))
+        {
+            target.Dispose();
+            return _targets[label];
+        }
+
+        return target;
     }
 
     /// <inheritdoc />
@@ -108,6 +152,11 @@ public class LibvirtMachinery : MachineryModule, IDisposable
     protected override async Task StopCoreAsync(Machine machine, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(machine);
+        if (_targets.TryRemove(machine.Label, out var target))
+        {
+            target.Dispose();
+        }
+
         using var domain = Connection().LookupDomain(machine.Label);
         var (state, _) = domain.GetState();
         if (state is DomainState.Shutoff or DomainState.Shutdown)
@@ -155,6 +204,17 @@ public class LibvirtMachinery : MachineryModule, IDisposable
         DomainState.Shutdown or DomainState.Shutoff => MachineState.PoweredOff,
         _ => MachineState.Error,
     };
+
+    private void CloseTraceTargets()
+    {
+        foreach (var label in _targets.Keys)
+        {
+            if (_targets.TryRemove(label, out var target))
+            {
+                target.Dispose();
+            }
+        }
+    }
 
     private LibvirtConnection Connection()
     {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Nitro.Kvm.Qemu;
+using Nitro.Kvm.Targets;
 using Nitro.Reactive.Machinery;
 
 namespace Nitro.Kvm.Machinery;
@@ -12,7 +13,7 @@ namespace Nitro.Kvm.Machinery;
 /// the gdbstub listener. It has no snapshots: every start boots fresh. Configured from
 /// <c>conf/qemu.conf</c>.
 /// </summary>
-public sealed class QemuMachinery : MachineryModule, IAsyncDisposable
+public sealed class QemuMachinery : MachineryModule, ITraceableMachinery, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, QemuMachine> _running = new(StringComparer.Ordinal);
 
@@ -31,6 +32,9 @@ public sealed class QemuMachinery : MachineryModule, IAsyncDisposable
         _running.TryGetValue(label, out var machine) && !machine.HasExited
             ? machine
             : throw new MachineryException(label, $"qemu: machine '{label}' is not running; start it first.", null);
+
+    /// <inheritdoc />
+    public ITraceTarget OpenTraceTarget(string label) => GetRunning(label);
 
     /// <summary>Stops every QEMU this machinery started.</summary>
     /// <returns>A task that completes when they are gone.</returns>

@@ -4,6 +4,8 @@ using System.Reactive.Linq;
 using System.Reactive.Threading.Tasks;
 using System.Reactive.Subjects;
 using Nitro.Kvm.Memory;
+using Nitro.Kvm.Targets;
+using Nitro.Reactive.Memory;
 
 namespace Nitro.Kvm.Qemu;
 
@@ -13,7 +15,7 @@ namespace Nitro.Kvm.Qemu;
 /// a log file. <see cref="DisposeAsync"/> asks QEMU to quit, kills it by pid if it does not, and
 /// removes the sockets and the RAM file however the machine ended.
 /// </summary>
-public sealed class QemuMachine : IAsyncDisposable
+public sealed class QemuMachine : ITraceTarget, IAsyncDisposable
 {
     private readonly Process _process;
     private readonly ReplaySubject<string> _console = new(bufferSize: 10_000);
@@ -22,6 +24,7 @@ public sealed class QemuMachine : IAsyncDisposable
     private readonly Task _stdout;
     private readonly Task _stderr;
     private readonly int _pid;
+    private readonly Lazy<SharedMemoryGuestMemory> _memory;
     private int _disposed;
     private volatile bool _exited;
 
@@ -36,12 +39,22 @@ public sealed class QemuMachine : IAsyncDisposable
         Accelerator = accelerator;
         ConsoleLogPath = Path.Combine(workDirectory, "console.log");
         _log = new StreamWriter(ConsoleLogPath, append: false) { AutoFlush = true };
+        _memory = new Lazy<SharedMemoryGuestMemory>(OpenMemory, LazyThreadSafetyMode.ExecutionAndPublication);
         _stdout = PumpAsync(process.StandardOutput, isError: false);
         _stderr = PumpAsync(process.StandardError, isError: true);
     }
 
     /// <summary>Gets the options the machine was started with.</summary>
     public QemuOptions Options { get; }
+
+    /// <inheritdoc />
+    public string Name => Options.Name;
+
+    /// <inheritdoc />
+    public string? KernelCommandLine => Options.Append;
+
+    /// <summary>Gets the guest's physical memory (the shared RAM file, mapped on first use and unmapped when QEMU stops).</summary>
+    public IGuestMemory Memory => _memory.Value;
 
     /// <summary>Gets the QEMU process id.</summary>
     public int Pid => _pid;
@@ -221,17 +234,28 @@ public sealed class QemuMachine : IAsyncDisposable
         }
     }
 
+    /// <summary>Pauses the guest (QMP <c>stop</c>).</summary>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>A task that completes when QEMU has answered.</returns>
+    public Task PauseAsync(CancellationToken cancellationToken) => Qmp.StopAsync(cancellationToken);
+
+    /// <summary>Resumes the guest (QMP <c>cont</c>).</summary>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>A task that completes when QEMU has answered.</returns>
+    public Task ResumeAsync(CancellationToken cancellationToken) => Qmp.ContinueAsync(cancellationToken);
+
     /// <summary>Types a line on the guest's serial console (QEMU's standard input).</summary>
     /// <param name="line">The text, without the newline.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
     /// <returns>A task that completes when the line was written.</returns>
     /// <exception cref="QemuException">QEMU has exited.</exception>
-    public async Task SendConsoleLineAsync(string line)
+    public async Task SendConsoleLineAsync(string line, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(line);
         try
         {
-            await _process.StandardInput.WriteAsync(line + "\n");
-            await _process.StandardInput.FlushAsync();
+            await _process.StandardInput.WriteAsync((line + "\n").AsMemory(), cancellationToken);
+            await _process.StandardInput.FlushAsync(cancellationToken);
         }
         catch (IOException ex)
         {
@@ -305,6 +329,11 @@ public sealed class QemuMachine : IAsyncDisposable
             await Task.WhenAny(Task.WhenAll(_stdout, _stderr), Task.Delay(TimeSpan.FromSeconds(2)));
             _console.OnCompleted();
             await _log.DisposeAsync();
+            if (_memory.IsValueCreated)
+            {
+                _memory.Value.Dispose();
+            }
+
             TryDelete(MemoryPath);
             TryDelete(QmpSocketPath);
             TryDelete(GdbSocketPath);
