@@ -68,12 +68,12 @@ internal static class LiveHarness
         else
         {
             // Connecting the gdbstub paused the guest; without a listener nobody resumes it.
-            await session.Machine.Qmp.ContinueAsync();
+            await session.Target.ResumeAsync(CancellationToken.None);
         }
 
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-        var startLine = session.Machine.WaitForConsoleAsync("NITRO-WORKLOAD-START", TimeSpan.FromMinutes(10));
-        var endLine = session.Machine.WaitForConsoleAsync("NITRO-WORKLOAD-END", TimeSpan.FromMinutes(10));
+        var startLine = session.Target.WaitForConsoleAsync("NITRO-WORKLOAD-START", TimeSpan.FromMinutes(10));
+        var endLine = session.Target.WaitForConsoleAsync("NITRO-WORKLOAD-END", TimeSpan.FromMinutes(10));
         await session.ReleaseWorkloadAsync();
         await startLine;
         var clock = Stopwatch.StartNew();

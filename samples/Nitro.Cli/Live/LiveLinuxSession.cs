@@ -4,8 +4,9 @@ using Nitro.Backends.Linux.Profile;
 using Nitro.Backends.Linux.Tracing;
 using Nitro.Kvm.Listening;
 using Nitro.Kvm.Machinery;
-using Nitro.Kvm.Memory;
 using Nitro.Kvm.Qemu;
+using Nitro.Kvm.Targets;
+using Nitro.Reactive.Machinery;
 using Nitro.Reactive.Syscalls;
 
 namespace Nitro.Cli.Live;
@@ -28,28 +29,31 @@ internal sealed record LiveSessionOptions
 
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
-    /// <summary>A machine of a QEMU machinery configuration to start instead of <see cref="Kernel"/>.</summary>
+    /// <summary>A machine of a machinery configuration to start instead of <see cref="Kernel"/>.</summary>
     public string? MachineLabel { get; init; }
 
-    /// <summary>The machinery configuration (<c>conf/qemu.conf</c>) that defines <see cref="MachineLabel"/>.</summary>
+    /// <summary>The machinery configuration (<c>conf/qemu.conf</c>, <c>conf/kvm.conf</c> or <c>conf/libvirt.conf</c>) that defines <see cref="MachineLabel"/>.</summary>
     public string? MachineryConfiguration { get; init; }
 }
 
 /// <summary>
-/// Wires a live trace together: QEMU with shared RAM and a gdbstub, the kernel profile read from
-/// the guest, the Linux back end, and the gdbstub listener. The back end plans the traps; the
-/// listener sets them. Disposal detaches and stops QEMU.
+/// Wires a live trace together: a traceable guest (QEMU started here, or a machine of a QEMU or
+/// libvirt machinery), the kernel profile read from the guest, the Linux back end, and the gdbstub
+/// listener. The back end plans the traps; the listener sets them. Disposal detaches and stops the
+/// guest (through its machinery when it came from one).
 /// </summary>
 internal sealed class LiveLinuxSession : IAsyncDisposable
 {
-    private readonly SharedMemoryGuestMemory _memory;
-    private bool _released;
-    private QemuMachinery? _machinery;
+    /// <summary>libvirt's VIR_DOMAIN_RUNNING_FROM_SNAPSHOT: the domain came back running from a snapshot.</summary>
+    private const int RunningFromSnapshot = 4;
 
-    private LiveLinuxSession(QemuMachine machine, SharedMemoryGuestMemory memory, LinuxKernelProfile profile, LinuxBackend backend, GdbStubListener listener, bool waiting, TimeSpan profileTime)
+    private readonly Func<ValueTask> _release;
+    private bool _released;
+
+    private LiveLinuxSession(ITraceTarget target, Func<ValueTask> release, LinuxKernelProfile profile, LinuxBackend backend, GdbStubListener listener, bool waiting, TimeSpan profileTime)
     {
-        Machine = machine;
-        _memory = memory;
+        Target = target;
+        _release = release;
         Profile = profile;
         Backend = backend;
         Listener = listener;
@@ -57,7 +61,11 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
         ProfileTime = profileTime;
     }
 
-    public QemuMachine Machine { get; }
+    /// <summary>Gets the traced guest.</summary>
+    public ITraceTarget Target { get; }
+
+    /// <summary>Gets the QEMU machine when the guest is one the SDK started (directly or through the QEMU machinery).</summary>
+    public QemuMachine? Machine => Target as QemuMachine;
 
     public LinuxKernelProfile Profile { get; }
 
@@ -73,23 +81,7 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
     {
         if (options.MachineLabel is { } label && options.MachineryConfiguration is { } conf)
         {
-            // The machinery starts the machine from its configuration and stops it when the session ends.
-            var machinery = new QemuMachinery(Path.GetDirectoryName(conf)!);
-            try
-            {
-                await machinery.InitializeAsync(cancellationToken);
-                await machinery.StartAsync(label, cancellationToken);
-                var running = machinery.GetRunning(label);
-                var waits = running.Options.Append?.Contains("nitro.wait", StringComparison.Ordinal) == true;
-                var session = await AttachAsync(running, options with { WaitMarker = waits ? options.WaitMarker : null }, cancellationToken);
-                session._machinery = machinery;
-                return session;
-            }
-            catch
-            {
-                await machinery.DisposeAsync();
-                throw;
-            }
+            return await StartMachineAsync(label, conf, options, cancellationToken);
         }
 
         var append = options.Append ?? "quiet panic=-1";
@@ -101,33 +93,87 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
         var machine = await QemuMachine.StartAsync(
             new QemuOptions { Kernel = options.Kernel, Initrd = options.Initrd, Append = append, MemoryMiB = options.MemoryMiB, Vcpus = options.Vcpus },
             cancellationToken);
-        return await AttachAsync(machine, options, cancellationToken);
+        return await AttachAsync(machine, machine.DisposeAsync, options, alreadyWaiting: false, cancellationToken);
     }
 
-    /// <summary>Reads the profile of a running machine and connects the listener; disposes the machine on failure.</summary>
-    private static async Task<LiveLinuxSession> AttachAsync(QemuMachine machine, LiveSessionOptions options, CancellationToken cancellationToken)
+    /// <summary>The machinery named by the configuration file starts the machine, and stops it when the session ends.</summary>
+    private static async Task<LiveLinuxSession> StartMachineAsync(string label, string conf, LiveSessionOptions options, CancellationToken cancellationToken)
     {
-        SharedMemoryGuestMemory? memory = null;
+        var directory = Path.GetDirectoryName(Path.GetFullPath(conf))!;
+        var module = Path.GetFileNameWithoutExtension(conf);
+        MachineryModule machinery = module switch
+        {
+            "qemu" => new QemuMachinery(directory),
+            "kvm" => new KvmMachinery(directory),
+            "libvirt" => new LibvirtMachinery("libvirt", directory),
+            _ => throw new MachineryException(label, $"no machinery module '{module}' can be traced (supported: qemu, kvm, libvirt); name the file after its module, e.g. conf/kvm.conf.", null),
+        };
+
+        async ValueTask ReleaseMachineryAsync()
+        {
+            try
+            {
+                await machinery.ShutdownAsync(CancellationToken.None);
+            }
+            finally
+            {
+                switch (machinery)
+                {
+                    case IAsyncDisposable asyncDisposable:
+                        await asyncDisposable.DisposeAsync();
+                        break;
+                    case IDisposable disposable:
+                        disposable.Dispose();
+                        break;
+                }
+            }
+        }
+
         try
         {
-            var waiting = false;
-            if (options.WaitMarker is not null)
-            {
-                await machine.WaitForConsoleAsync(options.WaitMarker, options.BootTimeout, cancellationToken);
-                waiting = true;
-            }
+            await machinery.InitializeAsync(cancellationToken);
+            await machinery.StartAsync(label, cancellationToken);
+            var target = ((ITraceableMachinery)machinery).OpenTraceTarget(label);
+            var waits = target.KernelCommandLine?.Contains("nitro.wait", StringComparison.Ordinal) == true;
 
-            memory = machine.OpenMemory();
-            var clock = Stopwatch.StartNew();
-            var (profile, backend) = await BuildProfileAsync(machine, memory, waiting ? TimeSpan.Zero : options.BootTimeout, cancellationToken);
-            var profileTime = clock.Elapsed;
-            var listener = await GdbStubListener.ConnectAsync(machine.GdbSocketPath, TimeSpan.FromSeconds(10), cancellationToken);
-            return new LiveLinuxSession(machine, memory, profile, backend, listener, waiting, profileTime);
+            // A domain reverted to a snapshot taken while its guest waited (nitro.wait) still waits,
+            // but the marker is not printed again.
+            var fromSnapshot = target is LibvirtTraceTarget domain && domain.State.Reason == RunningFromSnapshot;
+            return await AttachAsync(
+                target,
+                ReleaseMachineryAsync,
+                options with { WaitMarker = waits && !fromSnapshot ? options.WaitMarker : null },
+                alreadyWaiting: waits && fromSnapshot,
+                cancellationToken);
         }
         catch
         {
-            memory?.Dispose();
-            await machine.DisposeAsync();
+            await ReleaseMachineryAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Reads the profile of a running guest and connects the listener; releases the guest on failure.</summary>
+    private static async Task<LiveLinuxSession> AttachAsync(ITraceTarget target, Func<ValueTask> release, LiveSessionOptions options, bool alreadyWaiting, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var waiting = alreadyWaiting;
+            if (options.WaitMarker is not null)
+            {
+                await target.WaitForConsoleAsync(options.WaitMarker, options.BootTimeout, cancellationToken);
+                waiting = true;
+            }
+
+            var clock = Stopwatch.StartNew();
+            var (profile, backend) = await BuildProfileAsync(target, waiting ? TimeSpan.Zero : options.BootTimeout, cancellationToken);
+            var profileTime = clock.Elapsed;
+            var listener = await GdbStubListener.ConnectAsync(target.GdbSocketPath, TimeSpan.FromSeconds(10), cancellationToken);
+            return new LiveLinuxSession(target, release, profile, backend, listener, waiting, profileTime);
+        }
+        catch
+        {
+            await release();
             throw;
         }
     }
@@ -142,35 +188,30 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
         if (GuestIsWaiting && !_released)
         {
             _released = true;
-            await Machine.SendConsoleLineAsync(string.Empty);
+            await Target.SendConsoleLineAsync(string.Empty);
         }
     }
 
     public async ValueTask DisposeAsync()
     {
         await Listener.DisposeAsync();
-        _memory.Dispose();
-        await Machine.DisposeAsync();
-        if (_machinery is not null)
-        {
-            await _machinery.DisposeAsync();
-        }
+        await _release();
     }
 
     /// <summary>
     /// Reads the profile while the guest is paused and plans the traps; without a marker, polls
     /// until the kernel is far enough in its boot (relocated, alternatives applied) for both.
     /// </summary>
-    private static async Task<(LinuxKernelProfile Profile, LinuxBackend Backend)> BuildProfileAsync(QemuMachine machine, SharedMemoryGuestMemory memory, TimeSpan pollFor, CancellationToken cancellationToken)
+    private static async Task<(LinuxKernelProfile Profile, LinuxBackend Backend)> BuildProfileAsync(ITraceTarget target, TimeSpan pollFor, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + pollFor;
         while (true)
         {
-            await machine.Qmp.StopAsync(cancellationToken);
+            await target.PauseAsync(cancellationToken);
             try
             {
-                var profile = LinuxKernelProfile.LoadOrBuild(memory, cancellationToken: cancellationToken);
-                var backend = new LinuxBackend(memory, profile);
+                var profile = LinuxKernelProfile.LoadOrBuild(target.Memory, cancellationToken: cancellationToken);
+                var backend = new LinuxBackend(target.Memory, profile);
 
                 // Early in boot handlers still begin with 'call __fentry__' (ftrace patches them to
                 // NOPs later); planning one handler trap tells whether that has happened.
@@ -183,7 +224,7 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
             }
             finally
             {
-                await machine.Qmp.ContinueAsync(cancellationToken);
+                await target.ResumeAsync(cancellationToken);
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);

@@ -86,9 +86,9 @@ public sealed class LiveTracingTests
         }
 
         // With a breakpoint left behind the guest would stop at the next call and never finish.
-        var end = await session.Machine.WaitForConsoleAsync("NITRO-WORKLOAD-END", s_deadline);
+        var end = await session.Target.WaitForConsoleAsync("NITRO-WORKLOAD-END", s_deadline);
         Assert.That(end, Does.Contain("status=0"));
-        Assert.That(await session.Machine.WaitForExitAsync(s_deadline), Is.True, "the guest powered off on its own");
+        Assert.That(await session.Machine!.WaitForExitAsync(s_deadline), Is.True, "the guest powered off on its own");
     }
 
     [Test]
@@ -114,7 +114,7 @@ public sealed class LiveTracingTests
         {
             await session.Listener.WaitUntilAttachedAsync();
             await session.ReleaseWorkloadAsync();
-            var line = await session.Machine.WaitForConsoleAsync("PROBE", s_deadline);
+            var line = await session.Target.WaitForConsoleAsync("PROBE", s_deadline);
             Assert.That(ProbeReport.Parse(line).Wrote, Is.EqualTo(5), "the guest saw the changed count");
         }
 
@@ -131,7 +131,7 @@ public sealed class LiveTracingTests
         {
             await session.Listener.WaitUntilAttachedAsync();
             await session.ReleaseWorkloadAsync();
-            var line = await session.Machine.WaitForConsoleAsync("PROBE", s_deadline);
+            var line = await session.Target.WaitForConsoleAsync("PROBE", s_deadline);
             await done.Task.WaitAsync(s_deadline); // the guest powers off after its workload
             return (calls, ProbeReport.Parse(line), session.Listener.Statistics);
         }
