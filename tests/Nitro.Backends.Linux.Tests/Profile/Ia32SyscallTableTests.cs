@@ -1,4 +1,3 @@
-using Nitro.Backends.Linux.Btf;
 using Nitro.Backends.Linux.Profile;
 using Nitro.Backends.Linux.Symbols;
 
@@ -12,16 +11,9 @@ namespace Nitro.Backends.Linux.Tests.Profile;
 [CancelAfter(300_000)]
 public sealed class Ia32SyscallTableTests
 {
-    private static readonly Lazy<(KernelSymbols Symbols, LinuxKernelProfile Profile)> s_kernel = new(() =>
-    {
-        var memory = KernelImage.CreateMemory();
-        var symbols = KernelSymbols.Locate(memory);
-        return (symbols, LinuxKernelProfile.Build(symbols, BtfTypes.Read(symbols)));
-    });
+    private static KernelSymbols Symbols => KernelImage.Symbols;
 
-    private static KernelSymbols Symbols => s_kernel.Value.Symbols;
-
-    private static LinuxKernelProfile Profile => s_kernel.Value.Profile;
+    private static LinuxKernelProfile Profile => KernelImage.Profile;
 
     // Numbers from arch/x86/entry/syscalls/syscall_32.tbl (6.1).
     [TestCase(1, "exit", "__ia32_sys_exit")]

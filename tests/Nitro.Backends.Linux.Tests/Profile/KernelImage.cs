@@ -1,4 +1,7 @@
 using System.Buffers.Binary;
+using Nitro.Backends.Linux.Btf;
+using Nitro.Backends.Linux.Profile;
+using Nitro.Backends.Linux.Symbols;
 using Nitro.Reactive.Memory;
 using Nitro.Tests.Shared;
 
@@ -12,10 +15,21 @@ namespace Nitro.Backends.Linux.Tests.Profile;
 internal static class KernelImage
 {
     private const uint PtLoad = 1;
-    private static readonly Lazy<byte[]> s_memory = new(Load);
+    private static readonly Lazy<(ArrayGuestMemory Memory, KernelSymbols Symbols, LinuxKernelProfile Profile)> s_kernel = new(() =>
+    {
+        var memory = new ArrayGuestMemory(Load(), readOnly: true);
+        var symbols = KernelSymbols.Locate(memory);
+        return (memory, symbols, LinuxKernelProfile.Build(symbols, BtfTypes.Read(symbols)));
+    });
 
-    /// <summary>Gets a fresh copy of the kernel's physical memory.</summary>
-    public static ArrayGuestMemory CreateMemory() => new((byte[])s_memory.Value.Clone(), readOnly: true);
+    /// <summary>Gets the kernel's physical memory (read-only).</summary>
+    public static ArrayGuestMemory Memory => s_kernel.Value.Memory;
+
+    /// <summary>Gets the kernel's symbols, from its own kallsyms.</summary>
+    public static KernelSymbols Symbols => s_kernel.Value.Symbols;
+
+    /// <summary>Gets the profile built from the image.</summary>
+    public static LinuxKernelProfile Profile => s_kernel.Value.Profile;
 
     private static byte[] Load()
     {
