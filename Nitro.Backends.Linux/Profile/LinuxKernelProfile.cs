@@ -245,13 +245,15 @@ public sealed class LinuxKernelProfile
     /// <summary>Gets the cache file of a kernel build.</summary>
     /// <param name="cacheDirectory">The cache directory.</param>
     /// <param name="banner">The kernel banner.</param>
-    /// <returns>The file path (the name is a hash of the banner).</returns>
+    /// <returns>The file path (the name is a hash of the banner, and the profile format from format 2 on).</returns>
     public static string GetCachePath(string cacheDirectory, string banner)
     {
         ArgumentNullException.ThrowIfNull(cacheDirectory);
         ArgumentNullException.ThrowIfNull(banner);
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(banner)));
-        return Path.Combine(cacheDirectory, "linux-" + hash[..24] + ".json");
+
+        // One file per format, so that SDK versions sharing a cache do not keep replacing each other's profile.
+        return Path.Combine(cacheDirectory, "linux-" + hash[..24] + "-v" + ProfileDocument.CurrentFormat.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".json");
     }
 
     /// <summary>
