@@ -62,6 +62,32 @@ public sealed class Ia32SyscallTableTests
     }
 
     [Test]
+    public void The_ia32_table_entry_symbols_and_TS_COMPAT_offset_survive_the_profile_cache()
+    {
+        var cache = Directory.CreateTempSubdirectory("nitro-ia32-cache-").FullName;
+        try
+        {
+            var path = Profile.Save(cache);
+            var loaded = LinuxKernelProfile.TryLoad(path, KernelImage.Memory);
+
+            Assert.That(Path.GetFileName(path), Does.EndWith("-v2.json"));
+            Assert.That(loaded, Is.Not.Null);
+            Assert.That(loaded!.LoadedFromCache, Is.True);
+            Assert.That(loaded.Ia32Syscalls, Is.EqualTo(Profile.Ia32Syscalls));
+            Assert.That(loaded.Ia32Error, Is.Null);
+            Assert.That(loaded.TryGetSymbol("asm_int80_emulation", out var int80), Is.True);
+            Assert.That(int80, Is.EqualTo(Symbols.GetAddress("asm_int80_emulation")));
+
+            // __do_fast_syscall_32 sets TS_COMPAT with 'or dword [current + 0x10], 2': thread_info.status.
+            Assert.That(loaded.Offsets.TaskThreadInfoStatus, Is.EqualTo(0x10UL));
+        }
+        finally
+        {
+            Directory.Delete(cache, recursive: true);
+        }
+    }
+
+    [Test]
     public void The_same_decoder_reads_x64_sys_call_as_sys_call_table_says()
     {
         // The x64 switch and the x64 table describe the same mapping: two independent readings must agree.
