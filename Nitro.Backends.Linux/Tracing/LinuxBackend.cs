@@ -38,6 +38,7 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
     private FrozenDictionary<ulong, SyscallTableEntry> _handlers = FrozenDictionary<ulong, SyscallTableEntry>.Empty;
     private FrozenDictionary<ulong, SyscallTableEntry> _ia32Handlers = FrozenDictionary<ulong, SyscallTableEntry>.Empty;
     private ExitGate? _exitGate;
+    private string? _ia32PlanError;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="memory">The guest's physical memory.</param>
@@ -56,10 +57,11 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
     public LinuxKernelProfile Profile => _profile;
 
     /// <summary>
-    /// Gets why 32-bit (ia32) calls are not traced, or not through every gate (no ia32 table, an entry
-    /// the listener cannot trap); <see langword="null"/> when they all are. 64-bit tracing does not depend on it.
+    /// Gets why 32-bit (ia32) calls are not traced, or not all of them (no ia32 table, a gate or, in the
+    /// last plan, an ia32 handler the listener cannot trap); <see langword="null"/> when they all are.
+    /// 64-bit tracing does not depend on it.
     /// </summary>
-    public string? Ia32Error => _points.Ia32Error;
+    public string? Ia32Error => _points.Ia32Error ?? _ia32PlanError;
 
     /// <summary>Gets the translation cache shared by this back end's address spaces.</summary>
     /// <remarks>Guest page tables change while the guest runs; the back end invalidates it at every trap.</remarks>
@@ -80,6 +82,7 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
                 _exitGate = null;
                 _handlers = FrozenDictionary<ulong, SyscallTableEntry>.Empty;
                 _ia32Handlers = FrozenDictionary<ulong, SyscallTableEntry>.Empty;
+                _ia32PlanError = null;
             }
 
             return new TrapPlan([_points.Entry, .. _points.Ia32Entries.Values.Select(e => e.Point)], exits);
@@ -88,13 +91,14 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         var handlers = new Dictionary<ulong, SyscallTableEntry>();
         var ia32Handlers = new Dictionary<ulong, SyscallTableEntry>();
         var points = new Dictionary<ulong, TrapPoint>();
+        string? planError = null;
         foreach (var name in syscalls)
         {
             var entry = FindImplemented(_profile.Syscalls, name);
             var ia32 = _points.Ia32Exits.Count > 0 ? FindImplemented(_profile.Ia32Syscalls, name) : null;
             if (entry is null && ia32 is null)
             {
-                var why = _points.Ia32Error is { } error && FindImplemented(_profile.Ia32Syscalls, name) is null ? $" 32-bit calls are not traced: {error}" : string.Empty;
+                var why = _points.Ia32Error is { } error ? $" (32-bit calls are not traced: {error})" : string.Empty;
                 throw new ArgumentException($"'{name}' is not a system call of this guest ({_profile.Banner.Trim()}).{why}", nameof(syscalls));
             }
 
@@ -103,9 +107,18 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
                 points.TryAdd(entry.Handler, _points.Handler(entry));
             }
 
-            if (ia32 is not null && ia32Handlers.TryAdd(ia32.Handler, ia32))
+            if (ia32 is not null && !ia32Handlers.ContainsKey(ia32.Handler))
             {
-                points.TryAdd(ia32.Handler, _points.Handler(ia32, SyscallMechanism.Sysenter));
+                try
+                {
+                    points.TryAdd(ia32.Handler, _points.Handler(ia32, SyscallMechanism.Sysenter));
+                    ia32Handlers.Add(ia32.Handler, ia32);
+                }
+                catch (ProfileException e) when (entry is not null)
+                {
+                    // The 64-bit handler is trapped; the 32-bit callers of this name are not.
+                    planError = e.Message;
+                }
             }
         }
 
@@ -115,6 +128,7 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
             _exitGate = gate;
             _handlers = handlers.ToFrozenDictionary();
             _ia32Handlers = ia32Handlers.ToFrozenDictionary();
+            _ia32PlanError = planError;
         }
 
         // Numbers are for in-kernel filters of the 64-bit entry (Nitro's ioctls); ia32 numbers differ.

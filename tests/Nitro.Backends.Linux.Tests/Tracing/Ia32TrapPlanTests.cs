@@ -43,4 +43,18 @@ public sealed class Ia32TrapPlanTests
 
         Assert.That(plan.EntryPoints.Single(p => p.Mechanism == SyscallMechanism.Syscall).Address, Is.EqualTo(KernelImage.Profile.EntrySyscall64));
     }
+
+    [Test]
+    public void Filtered_plan_looks_up_a_32_bit_only_call_in_the_ia32_table()
+    {
+        var backend = new LinuxBackend(KernelImage.Memory, KernelImage.Profile);
+
+        // socketcall has no 64-bit number: the plan goes for its ia32 handler, which in this unbooted
+        // image still begins with 'call __fentry__' (ftrace turns it into a NOP at boot).
+        var error = Assert.Throws<Nitro.Backends.Linux.Profile.ProfileException>(() => backend.CreatePlan(["socketcall"]));
+        Assert.That(error!.Message, Does.Contain("__ia32_compat_sys_socketcall"));
+
+        var unknown = Assert.Throws<ArgumentException>(() => backend.CreatePlan(["no_such_call"]));
+        Assert.That(unknown!.Message, Does.Contain("'no_such_call' is not a system call of this guest"));
+    }
 }
