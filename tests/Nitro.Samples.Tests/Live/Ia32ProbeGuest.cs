@@ -4,7 +4,8 @@ namespace Nitro.Samples.Tests.Live;
 
 /// <summary>
 /// The test guest plus a static 64-bit program that makes 32-bit system calls with <c>int $0x80</c>
-/// (ia32 numbers, arguments in ebx ecx edx): open, write and close a file, then open a missing one.
+/// (ia32 numbers, arguments in ebx ecx edx): open, write and close a file, open a missing one, and
+/// getpid — whose handler the 64-bit table shares, as for every call without arguments.
 /// Linked without PIE, so its strings live below 4 GiB where 32-bit pointers reach them.
 /// </summary>
 internal static class Ia32ProbeGuest
@@ -14,7 +15,7 @@ internal static class Ia32ProbeGuest
     public const string MissingPath = "/nonexistent/nitro-ia32";
     public const string Message = "ia32 says hello\n";
 
-    // ia32 numbers from syscall_32.tbl: 4 write, 5 open, 6 close. Flags: O_WRONLY|O_CREAT|O_TRUNC.
+    // ia32 numbers from syscall_32.tbl: 4 write, 5 open, 6 close, 20 getpid. Flags: O_WRONLY|O_CREAT|O_TRUNC.
     private const string Source = """
         #include <stdio.h>
         #include <unistd.h>
@@ -39,7 +40,8 @@ internal static class Ia32ProbeGuest
             long wrote = int80(4, fd, (long)message, sizeof message - 1);
             long closed = int80(6, fd, 0, 0);
             long failed = int80(5, (long)missing, 0, 0);
-            printf("IA32PROBE pid=%d ppid=%d fd=%ld wrote=%ld closed=%ld missing=%ld\n", getpid(), getppid(), fd, wrote, closed, failed);
+            long pid32 = int80(20, 0, 0, 0);
+            printf("IA32PROBE pid=%d ppid=%d fd=%ld wrote=%ld closed=%ld missing=%ld pid32=%ld\n", getpid(), getppid(), fd, wrote, closed, failed, pid32);
             return 0;
         }
         """;
@@ -76,7 +78,7 @@ internal static class Ia32ProbeGuest
 }
 
 /// <summary>What the ia32 probe printed about itself on the guest console.</summary>
-internal sealed record Ia32ProbeReport(int Pid, int ParentPid, int Fd, int Wrote, int Closed, int Missing)
+internal sealed record Ia32ProbeReport(int Pid, int ParentPid, int Fd, int Wrote, int Closed, int Missing, int Pid32)
 {
     public static Ia32ProbeReport Parse(string line)
     {
@@ -85,6 +87,6 @@ internal sealed record Ia32ProbeReport(int Pid, int ParentPid, int Fd, int Wrote
             .Skip(1)
             .Select(f => f.Split('='))
             .ToDictionary(f => f[0], f => int.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture), StringComparer.Ordinal);
-        return new Ia32ProbeReport(fields["pid"], fields["ppid"], fields["fd"], fields["wrote"], fields["closed"], fields["missing"]);
+        return new Ia32ProbeReport(fields["pid"], fields["ppid"], fields["fd"], fields["wrote"], fields["closed"], fields["missing"], fields["pid32"]);
     }
 }

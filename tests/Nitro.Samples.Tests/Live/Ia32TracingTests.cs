@@ -34,21 +34,26 @@ public sealed class Ia32TracingTests
     [Test]
     public async Task Filtered_trace_catches_ia32_calls_at_their_ia32_handlers()
     {
-        var (calls, report, session) = await TraceProbeAsync(["open", "write", "close"]);
+        var (calls, report, session) = await TraceProbeAsync(["open", "write", "close", "getpid"]);
         TestContext.Out.WriteLine($"{calls.Count} calls, {calls.Count(c => c.Event.Mechanism == SyscallMechanism.Sysenter)} ia32; traps {session.Traps}");
 
         AssertProbeCalls(calls, report);
-        Assert.That(calls.Select(c => c.Name).Distinct(), Is.SubsetOf(new[] { "open", "write", "close" }), "only requested calls are reported");
+        Assert.That(calls.Select(c => c.Name).Distinct(), Is.SubsetOf(new[] { "open", "write", "close", "getpid" }), "only requested calls are reported");
         var ia32Entries = calls.Where(c => c.Event.Mechanism == SyscallMechanism.Sysenter && c.Direction == SyscallDirection.Enter).ToList();
-        Assert.That(ia32Entries.Select(c => c.FullName), Is.EqualTo(new[] { "__ia32_compat_sys_open", "__ia32_sys_write", "__ia32_sys_close", "__ia32_compat_sys_open" }));
+        Assert.That(ia32Entries.Select(c => c.FullName), Is.EqualTo(new[] { "__ia32_compat_sys_open", "__ia32_sys_write", "__ia32_sys_close", "__ia32_compat_sys_open", "__ia32_sys_getpid" }));
+
+        // getpid's handler serves both tables: one breakpoint, told apart by the task's TS_COMPAT flag.
+        var getpids = calls.Where(c => c.Name == "getpid" && c.Direction == SyscallDirection.Enter && c.Process?.Pid == report.Pid).ToList();
+        Assert.That(getpids.Select(c => (c.Event.Mechanism, c.Number)), Is.EquivalentTo(new[] { (SyscallMechanism.Sysenter, 20L), (SyscallMechanism.Syscall, 39L) }));
+        Assert.That(getpids.Select(c => c.Event.Registers.Rip).Distinct().Count(), Is.EqualTo(1), "the same handler");
         Assert.That(session.Traps, Is.LessThanOrEqualTo((calls.Count * 2) + 10), "unrequested calls must not stop the guest");
     }
 
     private static void AssertProbeCalls(List<Syscall> calls, Ia32ProbeReport report)
     {
-        Assert.That(report, Is.EqualTo(new Ia32ProbeReport(report.Pid, report.ParentPid, report.Fd, Ia32ProbeGuest.Message.Length, 0, -2)), "the probe's own view");
+        Assert.That(report, Is.EqualTo(new Ia32ProbeReport(report.Pid, report.ParentPid, report.Fd, Ia32ProbeGuest.Message.Length, 0, -2, report.Pid)), "the probe's own view");
         var ia32 = calls.Where(c => c.Event.Mechanism == SyscallMechanism.Sysenter && c.Process?.Pid == report.Pid).ToList();
-        Assert.That(ia32.Where(c => c.Direction == SyscallDirection.Enter).Select(c => (c.Name, c.Number)), Is.EqualTo(new[] { ("open", 5L), ("write", 4L), ("close", 6L), ("open", 5L) }));
+        Assert.That(ia32.Where(c => c.Direction == SyscallDirection.Enter).Select(c => (c.Name, c.Number)), Is.EqualTo(new[] { ("open", 5L), ("write", 4L), ("close", 6L), ("open", 5L), ("getpid", 20L) }));
         Assert.That(ia32.Select(c => c.Arguments.Convention), Is.All.SameAs(CallingConvention.LinuxIa32));
         Assert.That(ia32.Select(c => c.Process!.Name), Is.All.EqualTo(Ia32ProbeGuest.ProgramName));
         var process = (LinuxProcess)ia32[0].Process!;
@@ -56,7 +61,7 @@ public sealed class Ia32TracingTests
         Assert.That(process.ExecutablePath, Is.EqualTo("/" + Ia32ProbeGuest.ProgramName));
 
         var exits = ia32.Where(c => c.Direction == SyscallDirection.Exit).ToList();
-        Assert.That(exits, Has.Count.EqualTo(4), "every ia32 call's exit is seen");
+        Assert.That(exits, Has.Count.EqualTo(5), "every ia32 call's exit is seen");
         Assert.That(exits.Select(c => c.Entry), Is.All.Not.Null, "exits are paired with their entries");
 
         var open = exits[0];
@@ -83,6 +88,7 @@ public sealed class Ia32TracingTests
         Assert.That(missing.Entry!.Decoded["pathname"], Is.EqualTo(Ia32ProbeGuest.MissingPath));
         Assert.That(missing.ReturnValue, Is.EqualTo(-2));
         Assert.That(missing.Decoded["errno"], Is.EqualTo("ENOENT"));
+        Assert.That(exits[4].ReturnValue, Is.EqualTo(report.Pid));
 
         var json = SyscallJson.ToJson(open, TimeOrigin.Now());
         Assert.That(json, Does.Contain("\"type\":\"sysenter\"").And.Contain("\"name\":\"open\"").And.Contain("\"number\":5"));
