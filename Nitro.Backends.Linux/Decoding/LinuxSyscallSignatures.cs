@@ -116,6 +116,9 @@ internal static class LinuxSyscallSignatures
             Alias(table, "lstat64", "lstat");
             Alias(table, "fstat64", "fstat");
             Alias(table, "fstatat64", "newfstatat");
+
+            // Names from the guest are its handlers' names: 192 (mmap2 in syscall_32.tbl) is sys_mmap_pgoff.
+            Alias(table, "mmap_pgoff", "mmap2");
         }
 
         return table.ToFrozenDictionary(StringComparer.Ordinal);

@@ -50,4 +50,10 @@ public sealed record KernelTypeOffsets
 
     /// <summary>Gets <c>qstr.name</c>.</summary>
     public required ulong QstrName { get; init; }
+
+    /// <summary>
+    /// Gets the offset of <c>thread_info.status</c> in <c>task_struct</c>, whose <c>TS_COMPAT</c> bit the
+    /// kernel sets while the task is in a 32-bit system call; <see langword="null"/> when BTF lacks it.
+    /// </summary>
+    public ulong? TaskThreadInfoStatus { get; init; }
 }

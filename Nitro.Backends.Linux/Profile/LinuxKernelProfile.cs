@@ -18,6 +18,14 @@ public sealed class LinuxKernelProfile
     /// <summary>The most system call table slots read (NR_syscalls is about 450 on 6.1).</summary>
     public const int MaxSyscalls = 512;
 
+    /// <summary>Fewer ia32 calls than this means the dispatcher was misread (6.1 has about 450).</summary>
+    private const int MinIa32Syscalls = 300;
+
+    /// <summary>The largest <c>ia32_sys_call</c> read (6.1: about 7 KiB).</summary>
+    private const ulong MaxDispatcherBytes = 256 << 10;
+
+    private static readonly string[] s_ia32Prefixes = ["__ia32_compat_sys_", "__ia32_sys_"];
+
     private const string Text = "_text";
     private const string EntrySyscallName = "entry_SYSCALL_64";
     private const string SysretqName = "entry_SYSRETQ_unsafe_stack";
@@ -28,6 +36,16 @@ public sealed class LinuxKernelProfile
     private const string BannerName = "linux_banner";
     private const string PerCpuOffsetName = "__per_cpu_offset";
     private const string DoSyscall64Name = "do_syscall_64";
+    private const string Ia32SysCallName = "ia32_sys_call";
+
+    /// <summary>The 32-bit entry code and the C functions it calls, where the kernel has them (see <see cref="TryGetSymbol"/>).</summary>
+    private static readonly string[] s_ia32EntrySymbols =
+    [
+        Ia32EntrySymbols.SysenterEntry, Ia32EntrySymbols.SysenterDispatcher,
+        Ia32EntrySymbols.SyscallEntry, Ia32EntrySymbols.SyscallDispatcher,
+        Ia32EntrySymbols.Int80Entry, Ia32EntrySymbols.Int80Dispatcher,
+        Ia32EntrySymbols.Int80IdtEntry, Ia32EntrySymbols.Int80Emulation,
+    ];
 
     private readonly ProfileDocument _document;
 
@@ -90,8 +108,18 @@ public sealed class LinuxKernelProfile
     /// <summary>Gets the 64-bit system call table, indexed by number.</summary>
     public IReadOnlyList<SyscallTableEntry> Syscalls { get; }
 
-    /// <summary>Gets the 32-bit (ia32) system call table, indexed by number; empty when the kernel has none.</summary>
+    /// <summary>
+    /// Gets the 32-bit (ia32) system call table, indexed by number: read from <c>ia32_sys_call_table</c>,
+    /// or decoded from the <c>ia32_sys_call</c> dispatcher on kernels that have no table. Empty when the
+    /// kernel has no 32-bit entry or the table could not be read (see <see cref="Ia32Error"/>).
+    /// </summary>
     public IReadOnlyList<SyscallTableEntry> Ia32Syscalls { get; }
+
+    /// <summary>
+    /// Gets why the ia32 system call table could not be read, or <see langword="null"/> when
+    /// <see cref="Ia32Syscalls"/> holds it. 64-bit tracing does not depend on it.
+    /// </summary>
+    public string? Ia32Error => _document.Ia32Error;
 
     /// <summary>Gets the default cache directory: <c>$XDG_CACHE_HOME/nitro-reactive/profiles</c>, else <c>~/.cache/nitro-reactive/profiles</c>.</summary>
     public static string DefaultCacheDirectory
@@ -135,9 +163,12 @@ public sealed class LinuxKernelProfile
             document.Symbols[name] = symbols.GetAddress(name) - text;
         }
 
-        if (symbols.TryGetAddress(Ia32SysCallTableName, out var ia32))
+        foreach (var name in s_ia32EntrySymbols.Append(Ia32SysCallTableName).Append(Ia32SysCallName))
         {
-            document.Symbols[Ia32SysCallTableName] = ia32 - text;
+            if (symbols.TryGetAddress(name, out var address) && address >= text)
+            {
+                document.Symbols[name] = address - text;
+            }
         }
 
         RequireSwapgs(symbols, EntrySyscallName, allowEndbr: true);
@@ -148,9 +179,13 @@ public sealed class LinuxKernelProfile
             : throw new ProfileException("The guest kernel has neither a per-cpu current_task nor pcpu_hot symbol; the current task cannot be found.");
         document.Offsets = ReadOffsets(types);
         document.Syscalls = DecodeTable(symbols, symbols.GetAddress(SysCallTableName), text, ["__x64_sys_"]);
-        if (ia32 != 0)
+        try
         {
-            document.Ia32Syscalls = DecodeTable(symbols, ia32, text, ["__ia32_compat_sys_", "__ia32_sys_"]);
+            document.Ia32Syscalls = ReadIa32Syscalls(symbols, text);
+        }
+        catch (ProfileException e)
+        {
+            document.Ia32Error = e.Message;
         }
 
         if (document.Syscalls.Count == 0)
@@ -210,13 +245,15 @@ public sealed class LinuxKernelProfile
     /// <summary>Gets the cache file of a kernel build.</summary>
     /// <param name="cacheDirectory">The cache directory.</param>
     /// <param name="banner">The kernel banner.</param>
-    /// <returns>The file path (the name is a hash of the banner).</returns>
+    /// <returns>The file path (the name is a hash of the banner, and the profile format from format 2 on).</returns>
     public static string GetCachePath(string cacheDirectory, string banner)
     {
         ArgumentNullException.ThrowIfNull(cacheDirectory);
         ArgumentNullException.ThrowIfNull(banner);
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(banner)));
-        return Path.Combine(cacheDirectory, "linux-" + hash[..24] + ".json");
+
+        // One file per format, so that SDK versions sharing a cache do not keep replacing each other's profile.
+        return Path.Combine(cacheDirectory, "linux-" + hash[..24] + "-v" + ProfileDocument.CurrentFormat.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".json");
     }
 
     /// <summary>
@@ -285,6 +322,24 @@ public sealed class LinuxKernelProfile
     /// <returns>The name, e.g. <c>openat</c>, or <see langword="null"/> outside the table.</returns>
     public string? GetSyscallName(int number) => (uint)number < (uint)Syscalls.Count ? Syscalls[number].Name : null;
 
+    /// <summary>Gets the short name of a 32-bit (ia32) system call, as <c>syscall_32.tbl</c> names it.</summary>
+    /// <param name="number">The number (eax of an <c>int 0x80</c>, <c>sysenter</c> or 32-bit <c>syscall</c>).</param>
+    /// <returns>The name, e.g. <c>open</c> for 5, or <see langword="null"/> outside the table.</returns>
+    public string? GetIa32SyscallName(int number) => (uint)number < (uint)Ia32Syscalls.Count ? Ia32Syscalls[number].Name : null;
+
+    /// <summary>Gets the address of an optional symbol the profile keeps (the 32-bit entry code).</summary>
+    internal bool TryGetSymbol(string name, out ulong address)
+    {
+        if (_document.Symbols.TryGetValue(name, out var offset))
+        {
+            address = KernelBase + offset;
+            return true;
+        }
+
+        address = 0;
+        return false;
+    }
+
     private static IReadOnlyList<SyscallTableEntry> ToEntries(List<SyscallDocument> documents, ulong kernelBase)
     {
         var entries = new SyscallTableEntry[documents.Count];
@@ -323,7 +378,20 @@ public sealed class LinuxKernelProfile
             DentryName = types.OffsetOf("dentry", "d_name"),
             DentryParent = types.OffsetOf("dentry", "d_parent"),
             QstrName = types.OffsetOf("qstr", "name"),
+            TaskThreadInfoStatus = TryOffsetOf(types, "task_struct", "thread_info.status"),
         };
+    }
+
+    private static ulong? TryOffsetOf(BtfTypes types, string type, string member)
+    {
+        try
+        {
+            return types.OffsetOf(type, member);
+        }
+        catch (ProfileException)
+        {
+            return null;
+        }
     }
 
     private static List<SyscallDocument> DecodeTable(KernelSymbols symbols, ulong table, ulong text, string[] prefixes)
@@ -349,6 +417,62 @@ public sealed class LinuxKernelProfile
         return result;
     }
 
+    /// <summary>
+    /// The ia32 table: <c>ia32_sys_call_table</c> where the kernel has one, else the number-to-handler map
+    /// decoded from the <c>ia32_sys_call</c> switch (kernels with the BHI mitigation have no table).
+    /// </summary>
+    private static List<SyscallDocument> ReadIa32Syscalls(KernelSymbols symbols, ulong text)
+    {
+        if (symbols.TryGetAddress(Ia32SysCallTableName, out var table))
+        {
+            var fromTable = DecodeTable(symbols, table, text, s_ia32Prefixes);
+            return fromTable.Count > 0 ? fromTable
+                : throw new ProfileException($"ia32_sys_call_table at 0x{table:x} does not start with an __ia32_* handler; 32-bit calls cannot be named.");
+        }
+
+        if (!symbols.TryGetAddress(Ia32SysCallName, out var dispatcher))
+        {
+            throw new ProfileException("The guest kernel has neither ia32_sys_call_table nor ia32_sys_call (no CONFIG_IA32_EMULATION?); 32-bit calls cannot be named.");
+        }
+
+        var end = symbols.NextSymbolAddress(dispatcher);
+        if (end <= dispatcher || end - dispatcher > MaxDispatcherBytes)
+        {
+            throw new ProfileException($"ia32_sys_call at 0x{dispatcher:x} has no plausible end (next symbol at 0x{end:x}); 32-bit calls cannot be named.");
+        }
+
+        var code = new byte[end - dispatcher];
+        if (!symbols.TryReadImage(dispatcher, code))
+        {
+            throw new ProfileException($"ia32_sys_call at 0x{dispatcher:x} (0x{code.Length:x} bytes) is not readable in guest memory.");
+        }
+
+        var targets = SyscallSwitchDecoder.Decode(code, dispatcher, Iced.Intel.Register.ESI, MaxSyscalls);
+        var result = new List<SyscallDocument>(targets.Length);
+        for (var number = 0; number < targets.Length; number++)
+        {
+            var target = targets[number];
+            if (!TryNameHandler(symbols.GetSymbolsAt(target), s_ia32Prefixes, out var handlerName, out var name))
+            {
+                var location = symbols.Lookup(target);
+                throw new ProfileException(
+                    $"ia32_sys_call sends number {number} to 0x{target:x} ({location?.ToString() ?? "no symbol"}), which is not a system call handler; 32-bit calls cannot be named.");
+            }
+
+            result.Add(new SyscallDocument(number, handlerName, name, target - text));
+        }
+
+        // Numbers past the last real handler only reach sys_ni_syscall: the table ends there, as NR_syscalls does.
+        var count = result.FindLastIndex(d => !d.HandlerName.EndsWith("sys_ni_syscall", StringComparison.Ordinal)) + 1;
+        if (count < MinIa32Syscalls)
+        {
+            throw new ProfileException($"ia32_sys_call at 0x{dispatcher:x} decodes to only {count} system calls; 32-bit calls cannot be named.");
+        }
+
+        result.RemoveRange(count, result.Count - count);
+        return result;
+    }
+
     private static bool TryNameHandler(IReadOnlyList<KernelSymbol> aliases, string[] prefixes, out string handlerName, out string name)
     {
         foreach (var prefix in prefixes)
@@ -359,6 +483,13 @@ public sealed class LinuxKernelProfile
                 {
                     handlerName = alias.Name;
                     name = alias.Name[prefix.Length..];
+
+                    // arch/x86's own 32-bit variants: __ia32_sys_ia32_pread64 is syscall_32.tbl's pread64.
+                    if (prefix.StartsWith("__ia32_", StringComparison.Ordinal) && name.StartsWith("ia32_", StringComparison.Ordinal) && name.Length > 5)
+                    {
+                        name = name[5..];
+                    }
+
                     return true;
                 }
             }

@@ -8,7 +8,7 @@ namespace Nitro.Backends.Linux.Profile;
 /// </summary>
 internal sealed class ProfileDocument
 {
-    public const int CurrentFormat = 1;
+    public const int CurrentFormat = 2;
 
     public int Format { get; set; } = CurrentFormat;
 
@@ -24,6 +24,9 @@ internal sealed class ProfileDocument
     public List<SyscallDocument> Syscalls { get; set; } = [];
 
     public List<SyscallDocument> Ia32Syscalls { get; set; } = [];
+
+    /// <summary>Gets or sets why the ia32 table could not be read (format 2).</summary>
+    public string? Ia32Error { get; set; }
 }
 
 /// <summary>A syscall slot with its handler relative to <c>_text</c>.</summary>

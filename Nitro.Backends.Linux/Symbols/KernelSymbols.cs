@@ -192,6 +192,25 @@ public sealed class KernelSymbols
         return result;
     }
 
+    /// <summary>Gets the address of the first symbol above <paramref name="address"/>: where a function that starts there ends at the latest.</summary>
+    /// <param name="address">A kernel image virtual address.</param>
+    /// <returns>The next symbol's address, or <see cref="ImageEnd"/> when none follows.</returns>
+    internal ulong NextSymbolAddress(ulong address)
+    {
+        var index = LookupIndex(address);
+        if (index < 0)
+        {
+            return ImageEnd;
+        }
+
+        while (index < _symbols.Length && _symbols[index].Address <= address)
+        {
+            index++;
+        }
+
+        return index < _symbols.Length ? _symbols[index].Address : ImageEnd;
+    }
+
     /// <summary>Gets the guest physical address of a kernel image virtual address (no page tables involved).</summary>
     /// <param name="virtualAddress">An address inside the kernel image.</param>
     /// <returns>The physical address.</returns>

@@ -16,12 +16,16 @@ namespace Nitro.Backends.Linux.Tracing;
 /// name from the guest's own <c>sys_call_table</c>, decoded arguments, and on exit the return value
 /// and errno. Pairs exits with entries by task, so exits carry their entry. Also plans where a
 /// breakpoint listener must trap (<see cref="ITrapPlanner"/>).
+/// 32-bit calls (<c>int 0x80</c>, <c>sysenter</c>, 32-bit <c>syscall</c>) are traced too where the
+/// kernel has them: they carry <see cref="SyscallMechanism.Sysenter"/>, the
+/// <see cref="CallingConvention.LinuxIa32"/> convention and their ia32 number and name.
 /// </summary>
 public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
 {
     private const int PtRegsSize = 21 * 8;
     private const int MaxPathDepth = 32;
     private const int MaxPending = 1 << 16;
+    private const uint TsCompat = 0x0002;
 
     private readonly IGuestMemory _memory;
     private readonly LinuxKernelProfile _profile;
@@ -32,7 +36,9 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
     private readonly Dictionary<ulong, string?> _exePaths = [];
     private readonly Lock _gate = new();
     private FrozenDictionary<ulong, SyscallTableEntry> _handlers = FrozenDictionary<ulong, SyscallTableEntry>.Empty;
+    private FrozenDictionary<ulong, SyscallTableEntry> _ia32Handlers = FrozenDictionary<ulong, SyscallTableEntry>.Empty;
     private ExitGate? _exitGate;
+    private string? _ia32PlanError;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="memory">The guest's physical memory.</param>
@@ -50,34 +56,69 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
     /// <summary>Gets the kernel profile.</summary>
     public LinuxKernelProfile Profile => _profile;
 
+    /// <summary>
+    /// Gets why 32-bit (ia32) calls are not traced, or not all of them (no ia32 table, a gate or, in the
+    /// last plan, an ia32 handler the listener cannot trap); <see langword="null"/> when they all are.
+    /// 64-bit tracing does not depend on it.
+    /// </summary>
+    public string? Ia32Error => _points.Ia32Error ?? _ia32PlanError;
+
     /// <summary>Gets the translation cache shared by this back end's address spaces.</summary>
     /// <remarks>Guest page tables change while the guest runs; the back end invalidates it at every trap.</remarks>
     public TranslationCache TranslationCache => _cache;
 
     /// <inheritdoc />
+    /// <remarks>
+    /// A named call is trapped at its 64-bit handler and, where the kernel has a separate one, at its
+    /// ia32 handler (<c>__ia32_sys_*</c>), so both kinds of callers are seen.
+    /// </remarks>
     public TrapPlan CreatePlan(IReadOnlyCollection<string>? syscalls)
     {
-        var exits = new[] { _points.Return };
+        TrapPoint[] exits = [_points.Return, .. _points.Ia32Exits];
         if (syscalls is null || syscalls.Count == 0)
         {
             lock (_gate)
             {
                 _exitGate = null;
                 _handlers = FrozenDictionary<ulong, SyscallTableEntry>.Empty;
+                _ia32Handlers = FrozenDictionary<ulong, SyscallTableEntry>.Empty;
+                _ia32PlanError = null;
             }
 
-            return new TrapPlan([_points.Entry], exits);
+            return new TrapPlan([_points.Entry, .. _points.Ia32Entries.Values.Select(e => e.Point)], exits);
         }
 
         var handlers = new Dictionary<ulong, SyscallTableEntry>();
-        var points = new List<TrapPoint>();
+        var ia32Handlers = new Dictionary<ulong, SyscallTableEntry>();
+        var points = new Dictionary<ulong, TrapPoint>();
+        string? planError = null;
         foreach (var name in syscalls)
         {
-            var entry = _profile.Syscalls.FirstOrDefault(s => s.IsImplemented && string.Equals(s.Name, name, StringComparison.Ordinal))
-                ?? throw new ArgumentException($"'{name}' is not a system call of this guest ({_profile.Banner.Trim()}).", nameof(syscalls));
-            if (handlers.TryAdd(entry.Handler, entry))
+            var entry = FindImplemented(_profile.Syscalls, name);
+            var ia32 = _points.Ia32Exits.Count > 0 ? FindImplemented(_profile.Ia32Syscalls, name) : null;
+            if (entry is null && ia32 is null)
             {
-                points.Add(_points.Handler(entry));
+                var why = _points.Ia32Error is { } error ? $" (32-bit calls are not traced: {error})" : string.Empty;
+                throw new ArgumentException($"'{name}' is not a system call of this guest ({_profile.Banner.Trim()}).{why}", nameof(syscalls));
+            }
+
+            if (entry is not null && handlers.TryAdd(entry.Handler, entry))
+            {
+                points.TryAdd(entry.Handler, _points.Handler(entry));
+            }
+
+            if (ia32 is not null && !ia32Handlers.ContainsKey(ia32.Handler))
+            {
+                try
+                {
+                    points.TryAdd(ia32.Handler, _points.Handler(ia32, SyscallMechanism.Sysenter));
+                    ia32Handlers.Add(ia32.Handler, ia32);
+                }
+                catch (ProfileException e) when (entry is not null)
+                {
+                    // The 64-bit handler is trapped; the 32-bit callers of this name are not.
+                    planError = e.Message;
+                }
             }
         }
 
@@ -86,9 +127,12 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         {
             _exitGate = gate;
             _handlers = handlers.ToFrozenDictionary();
+            _ia32Handlers = ia32Handlers.ToFrozenDictionary();
+            _ia32PlanError = planError;
         }
 
-        return new TrapPlan(points, exits, [.. handlers.Values.Select(h => (long)h.Number)], gate);
+        // Numbers are for in-kernel filters of the 64-bit entry (Nitro's ioctls); ia32 numbers differ.
+        return new TrapPlan([.. points.Values], exits, [.. handlers.Values.Select(h => (long)h.Number)], gate);
     }
 
     /// <inheritdoc />
@@ -105,24 +149,101 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
                 return Enter(@event, kernel, (long)@event.Registers.Rax, new ArgumentMap(@event, CallingConvention.LinuxX64, kernel), gated: false);
             }
 
-            if (_handlers.TryGetValue(rip, out var handler))
+            if (_points.Ia32Entries.TryGetValue(rip, out var gate))
             {
-                return Enter(@event, kernel, handler.Number, HandlerArguments(@event, kernel), gated: true);
+                return Enter(@event, kernel, (uint)@event.Registers.Rax, Ia32GateArguments(@event, kernel, gate.Gate), gated: false, ia32: true);
+            }
+
+            var x64Handler = _handlers.GetValueOrDefault(rip);
+            var ia32Handler = _ia32Handlers.GetValueOrDefault(rip);
+            if (ia32Handler is not null && (x64Handler is null || InCompatSyscall(@event.Vcpu, kernel)))
+            {
+                return Enter(@event, kernel, ia32Handler.Number, HandlerArguments(@event, kernel, ia32: true), gated: true, ia32: true);
+            }
+
+            if (x64Handler is not null)
+            {
+                return Enter(@event, kernel, x64Handler.Number, HandlerArguments(@event, kernel, ia32: false), gated: true);
             }
 
             if (rip == _points.Return.Address)
             {
-                return Exit(@event, kernel);
+                return Exit(@event, kernel, ia32: false);
+            }
+
+            if (_points.IsIa32Exit(rip))
+            {
+                return Exit(@event, kernel, ia32: true);
             }
         }
 
         return null;
     }
 
-    private Syscall Enter(NitroEvent @event, X86AddressSpace kernel, long number, ArgumentMap arguments, bool gated)
+    private static SyscallTableEntry? FindImplemented(IReadOnlyList<SyscallTableEntry> table, string name) =>
+        table.FirstOrDefault(s => s.IsImplemented && string.Equals(s.Name, name, StringComparison.Ordinal));
+
+    /// <summary>
+    /// The arguments at a 32-bit gate's first instruction. The vDSO's fast paths move two of them:
+    /// <c>sysenter</c> leaves the sixth on the user stack at EBP, 32-bit <c>syscall</c> passes the second
+    /// in EBP (ECX holds the return address) and the sixth at ESP — the kernel's own fix-up, done here.
+    /// </summary>
+    private ArgumentMap Ia32GateArguments(NitroEvent @event, X86AddressSpace kernel, Ia32Gate gate)
+    {
+        if (gate == Ia32Gate.Int80)
+        {
+            return new ArgumentMap(@event, CallingConvention.LinuxIa32, kernel);
+        }
+
+        var user = @event.Registers;
+        var stack = gate == Ia32Gate.Sysenter ? (uint)user.Rbp : (uint)user.Rsp;
+        if (gate == Ia32Gate.Syscall)
+        {
+            user.Rcx = (uint)user.Rbp;
+        }
+
+        try
+        {
+            user.Rbp = kernel.ReadUInt32(stack);
+        }
+        catch (GuestMemoryException)
+        {
+            Statistics.AddMemoryError();
+        }
+
+        return new ArgumentMap(new NitroEvent(@event.Vcpu, @event.Direction, @event.Mechanism, in user, in @event.SpecialRegisters, @event.Timestamp), CallingConvention.LinuxIa32, kernel);
+    }
+
+    /// <summary>Whether the current task is in a 32-bit call (<c>TS_COMPAT</c>): tells the callers of a handler both tables share apart.</summary>
+    private bool InCompatSyscall(int vcpu, X86AddressSpace kernel)
+    {
+        if (_profile.Offsets.TaskThreadInfoStatus is not { } status || ReadCurrentTask(vcpu, kernel) is not { } process)
+        {
+            return false;
+        }
+
+        try
+        {
+            return (kernel.ReadUInt32(process.TaskAddress + status) & TsCompat) != 0;
+        }
+        catch (GuestMemoryException)
+        {
+            Statistics.AddMemoryError();
+            return false;
+        }
+    }
+
+    private Syscall Enter(NitroEvent @event, X86AddressSpace kernel, long number, ArgumentMap arguments, bool gated, bool ia32 = false)
     {
         var process = ReadCurrentTask(@event.Vcpu, kernel);
-        var (name, fullName) = Names(number);
+        var (name, fullName) = Names(number, ia32);
+        var mechanism = ia32 ? SyscallMechanism.Sysenter : SyscallMechanism.Syscall;
+        if (@event.Mechanism != mechanism)
+        {
+            // A handler both tables share is trapped once; the task's TS_COMPAT told which caller this is.
+            @event = new NitroEvent(@event.Vcpu, @event.Direction, mechanism, in @event.Registers, in @event.SpecialRegisters, @event.Timestamp, @event.Handle);
+        }
+
         var decoded = LinuxSyscallDecoder.Default.DecodeEntry(name, arguments, kernel);
         var call = new Syscall(@event, number, name, fullName, process, arguments, process?.Pid, decoded);
 
@@ -146,16 +267,16 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         return call;
     }
 
-    private Syscall? Exit(NitroEvent @event, X86AddressSpace kernel)
+    private Syscall? Exit(NitroEvent @event, X86AddressSpace kernel, bool ia32)
     {
         // Right after the dispatcher returns, RSP points to the caller's saved registers.
         var user = ReadPtRegs(@event, kernel, @event.Registers.Rsp, SyscallDirection.Exit, out var origAx);
         var process = ReadCurrentTask(@event.Vcpu, kernel);
         var returnValue = (long)user.Registers.Rax;
-        var arguments = new ArgumentMap(user, CallingConvention.LinuxX64, kernel);
+        var arguments = new ArgumentMap(user, ia32 ? CallingConvention.LinuxIa32 : CallingConvention.LinuxX64, kernel);
         if (process is not null && _pending.Remove(process.Pid, out var entry))
         {
-            if (_handlers.ContainsKey(entry.Event.Registers.Rip))
+            if (_handlers.ContainsKey(entry.Event.Registers.Rip) || _ia32Handlers.ContainsKey(entry.Event.Registers.Rip))
             {
                 _exitGate?.Exit();
             }
@@ -171,21 +292,24 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         }
 
         // A call that began before the listener attached: its number is still in pt_regs.orig_ax.
-        var number = (long)origAx;
-        var (name, fullName) = Names(number);
+        var number = ia32 ? (uint)origAx : (long)origAx;
+        var (name, fullName) = Names(number, ia32);
         var exitDecoded = LinuxSyscallDecoder.Default.DecodeExit(name, returnValue, arguments, kernel);
         return new Syscall(user, number, name, fullName, process, arguments, process?.Pid, exitDecoded);
     }
 
-    /// <summary>The short and the handler's name of a call number, from the guest's sys_call_table.</summary>
-    private (string Name, string FullName) Names(long number) =>
-        number >= 0 && number < _profile.Syscalls.Count
-            ? (_profile.Syscalls[(int)number].Name, _profile.Syscalls[(int)number].HandlerName)
+    /// <summary>The short and the handler's name of a call number, from the guest's sys_call_table (or its ia32 table).</summary>
+    private (string Name, string FullName) Names(long number, bool ia32)
+    {
+        var table = ia32 ? _profile.Ia32Syscalls : _profile.Syscalls;
+        return number >= 0 && number < table.Count
+            ? (table[(int)number].Name, table[(int)number].HandlerName)
             : ("unknown", "unknown");
+    }
 
     /// <summary>At a handler's first instruction RDI points to the caller's saved registers (pt_regs).</summary>
-    private static ArgumentMap HandlerArguments(NitroEvent @event, X86AddressSpace kernel) =>
-        new(ReadPtRegs(@event, kernel, @event.Registers.Rdi, SyscallDirection.Enter, out _), CallingConvention.LinuxX64, kernel);
+    private static ArgumentMap HandlerArguments(NitroEvent @event, X86AddressSpace kernel, bool ia32) =>
+        new(ReadPtRegs(@event, kernel, @event.Registers.Rdi, SyscallDirection.Enter, out _), ia32 ? CallingConvention.LinuxIa32 : CallingConvention.LinuxX64, kernel);
 
     /// <summary>
     /// An event whose registers are the user registers saved in a pt_regs frame: RAX is the number

@@ -1,9 +1,23 @@
 using Iced.Intel;
 using Nitro.Backends.Linux.Profile;
+using Nitro.Reactive.Events;
 using Nitro.Reactive.Listening;
 using Nitro.Reactive.Memory;
 
 namespace Nitro.Backends.Linux.Tracing;
+
+/// <summary>How a 32-bit entry point finds the caller's arguments.</summary>
+internal enum Ia32Gate
+{
+    /// <summary><c>int 0x80</c>: the user's registers are live and hold the arguments as the ia32 convention says.</summary>
+    Int80,
+
+    /// <summary><c>sysenter</c> (through the vDSO): EBP holds the user stack pointer, where the sixth argument is.</summary>
+    Sysenter,
+
+    /// <summary>32-bit <c>syscall</c> (through the vDSO): ECX is the return address, so EBP holds the second argument and the sixth is at the user ESP.</summary>
+    Syscall,
+}
 
 /// <summary>
 /// Finds the instructions to trap in the guest kernel's own code, decoded with Iced so that only
@@ -12,6 +26,9 @@ namespace Nitro.Backends.Linux.Tracing;
 /// kernels), which every call passes on its way out whether it returns by <c>sysret</c> or
 /// <c>iret</c>, and which interrupts never reach;
 /// and the first instruction of each requested handler.
+/// The 32-bit (ia32) entries are found the same way: the first instruction of each gate
+/// (<c>int 0x80</c>, <c>sysenter</c>, 32-bit <c>syscall</c>), where the user's registers are still
+/// live, and the instruction after the gate's call of its C dispatcher, where RSP points to pt_regs.
 /// </summary>
 internal sealed class LinuxTrapPoints
 {
@@ -26,6 +43,30 @@ internal sealed class LinuxTrapPoints
         _profile = profile;
         Entry = FindEntrySwapgs(profile.EntrySyscall64);
         Return = FindDispatcherReturn(profile.EntrySyscall64);
+        (Ia32Entries, Ia32Exits, Ia32Error) = FindIa32Gates();
+    }
+
+    /// <summary>The first instruction of each 32-bit gate this kernel has, by address.</summary>
+    public IReadOnlyDictionary<ulong, (TrapPoint Point, Ia32Gate Gate)> Ia32Entries { get; }
+
+    /// <summary>The instruction after each 32-bit gate's dispatcher call; RSP points to the caller's pt_regs there.</summary>
+    public IReadOnlyList<TrapPoint> Ia32Exits { get; }
+
+    /// <summary>Why some or all 32-bit calls cannot be traced; <see langword="null"/> when every gate was found.</summary>
+    public string? Ia32Error { get; }
+
+    /// <summary>Whether <paramref name="address"/> is one of <see cref="Ia32Exits"/>.</summary>
+    public bool IsIa32Exit(ulong address)
+    {
+        foreach (var point in Ia32Exits)
+        {
+            if (point.Address == address)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     public TrapPoint Entry { get; }
@@ -34,7 +75,7 @@ internal sealed class LinuxTrapPoints
     public TrapPoint Return { get; }
 
     /// <summary>The handler point of a call, stepping over its first instruction when it has no effect.</summary>
-    public TrapPoint Handler(SyscallTableEntry entry)
+    public TrapPoint Handler(SyscallTableEntry entry, SyscallMechanism mechanism = SyscallMechanism.Syscall)
     {
         var instruction = Decode(entry.Handler).First();
         var harmless = instruction.Mnemonic is Mnemonic.Nop or Mnemonic.Endbr64 or Mnemonic.Fnop;
@@ -44,7 +85,118 @@ internal sealed class LinuxTrapPoints
                 $"Cannot trap {entry.HandlerName} at 0x{entry.Handler:x}: its first instruction '{instruction}' cannot be stepped over safely. Trace all calls instead.");
         }
 
-        return new TrapPoint(entry.Handler, TrapRole.Handler, TrapEmulation.Skip, instruction.Length, entry.Name);
+        return new TrapPoint(entry.Handler, TrapRole.Handler, TrapEmulation.Skip, instruction.Length, entry.Name, mechanism);
+    }
+
+    /// <summary>How the listener steps over <paramref name="instruction"/>, if it can.</summary>
+    private static bool TryEmulate(in Instruction instruction, out TrapEmulation emulation)
+    {
+        emulation = instruction.Mnemonic switch
+        {
+            Mnemonic.Nop or Mnemonic.Endbr64 => TrapEmulation.Skip,
+            Mnemonic.Swapgs => TrapEmulation.SwapGs,
+            Mnemonic.Clac => TrapEmulation.Clac,
+            Mnemonic.Jmp when instruction.Op0Kind == OpKind.NearBranch64 => TrapEmulation.Jump,
+            Mnemonic.Test when IsSelfTest(in instruction, Register.AL) => TrapEmulation.TestAlAl,
+            Mnemonic.Test when IsSelfTest(in instruction, Register.EAX) => TrapEmulation.TestEaxEax,
+            _ => (TrapEmulation)(-1),
+        };
+        return Enum.IsDefined(emulation);
+    }
+
+    private static bool IsSelfTest(in Instruction instruction, Register register) =>
+        instruction.Op0Kind == OpKind.Register && instruction.Op0Register == register &&
+        instruction.Op1Kind == OpKind.Register && instruction.Op1Register == register;
+
+    private static TrapPoint Point(in Instruction instruction, TrapRole role, TrapEmulation emulation) =>
+        new(instruction.IP, role, emulation, instruction.Length, Mechanism: SyscallMechanism.Sysenter)
+        {
+            JumpTarget = emulation == TrapEmulation.Jump ? instruction.NearBranchTarget : 0,
+        };
+
+    private (IReadOnlyDictionary<ulong, (TrapPoint, Ia32Gate)> Entries, IReadOnlyList<TrapPoint> Exits, string? Error) FindIa32Gates()
+    {
+        var entries = new Dictionary<ulong, (TrapPoint, Ia32Gate)>();
+        var exits = new List<TrapPoint>();
+        if (_profile.Ia32Error is { } tableError)
+        {
+            return (entries, exits, tableError);
+        }
+
+        var errors = new List<string>();
+        var gates = new[]
+        {
+            (Ia32Gate.Int80, Ia32EntrySymbols.Int80IdtEntry, Ia32EntrySymbols.Int80Emulation),
+            (Ia32Gate.Int80, Ia32EntrySymbols.Int80Entry, Ia32EntrySymbols.Int80Dispatcher),
+            (Ia32Gate.Sysenter, Ia32EntrySymbols.SysenterEntry, Ia32EntrySymbols.SysenterDispatcher),
+            (Ia32Gate.Syscall, Ia32EntrySymbols.SyscallEntry, Ia32EntrySymbols.SyscallDispatcher),
+        };
+        foreach (var group in gates.GroupBy(g => g.Item1))
+        {
+            var tried = false;
+            foreach (var (gate, entrySymbol, dispatcherSymbol) in group)
+            {
+                if (!_profile.TryGetSymbol(entrySymbol, out var start))
+                {
+                    continue; // a kernel has one of the two int 0x80 gates
+                }
+
+                tried = true;
+                try
+                {
+                    var (entry, exit) = FindGate(entrySymbol, start, dispatcherSymbol);
+                    entries[entry.Address] = (entry, gate);
+                    exits.Add(exit);
+                }
+                catch (ProfileException e)
+                {
+                    errors.Add(e.Message);
+                }
+
+                break;
+            }
+
+            if (!tried)
+            {
+                errors.Add($"The kernel has no {string.Join(" or ", group.Select(g => g.Item2))}; 32-bit calls through {group.Key} cannot be traced.");
+            }
+        }
+
+        return (entries, exits, errors.Count == 0 ? null : string.Join(" ", errors));
+    }
+
+    /// <summary>The gate's first instruction (user registers live) and the instruction after <c>mov rdi, rsp; call dispatcher</c>.</summary>
+    private (TrapPoint Entry, TrapPoint Exit) FindGate(string name, ulong start, string dispatcherName)
+    {
+        if (!_profile.TryGetSymbol(dispatcherName, out var dispatcher))
+        {
+            throw new ProfileException($"{name} is there but {dispatcherName} is not; 32-bit calls through it cannot be traced.");
+        }
+
+        var code = Decode(start);
+        if (code.Count == 0 || !TryEmulate(code[0], out var entryEmulation) || entryEmulation is TrapEmulation.Jump or TrapEmulation.TestAlAl or TrapEmulation.TestEaxEax)
+        {
+            throw new ProfileException($"{name} (0x{start:x}) begins with '{(code.Count > 0 ? code[0] : default)}', which cannot be trapped safely; 32-bit calls through it cannot be traced.");
+        }
+
+        for (var i = 1; i + 1 < code.Count; i++)
+        {
+            if (code[i].Mnemonic != Mnemonic.Call || code[i].NearBranchTarget != dispatcher)
+            {
+                continue;
+            }
+
+            var passesFrame = code[i - 1].Mnemonic == Mnemonic.Mov && code[i - 1].Op0Register == Register.RDI && code[i - 1].Op1Register == Register.RSP;
+            if (!passesFrame || !TryEmulate(code[i + 1], out var exitEmulation) || exitEmulation is TrapEmulation.SwapGs or TrapEmulation.Clac)
+            {
+                throw new ProfileException(
+                    $"In {name} the call of {dispatcherName} at 0x{code[i].IP:x} is not 'mov rdi, rsp; call; <a NOP, test or jmp>' but '{code[i - 1]}; call; {code[i + 1]}'; 32-bit calls through it cannot be traced.");
+            }
+
+            return (Point(code[0], TrapRole.SyscallEntry, entryEmulation), Point(code[i + 1], TrapRole.SyscallExit, exitEmulation));
+        }
+
+        throw new ProfileException($"No call of {dispatcherName} (0x{dispatcher:x}) found in {name} (0x{start:x}); 32-bit calls through it cannot be traced.");
     }
 
     private TrapPoint FindEntrySwapgs(ulong start)

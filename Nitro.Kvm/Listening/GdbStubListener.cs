@@ -363,12 +363,12 @@ public sealed class GdbStubListener : INitroListener
                     Target.WriteRegisterAsync(vcpu, GdbRegister.GsBase, snapshot.KernelGsBase).GetAwaiter().GetResult();
                     Target.WriteRegisterAsync(vcpu, GdbRegister.KernelGsBase, snapshot.SpecialRegisters.Gs.Base).GetAwaiter().GetResult();
                 }
-                else if (point.Emulation == TrapEmulation.TestAlAl)
+                else if (point.Emulation is TrapEmulation.TestAlAl or TrapEmulation.TestEaxEax or TrapEmulation.Clac)
                 {
-                    Target.WriteRegisterAsync(vcpu, GdbRegister.Eflags, TestAlAlFlags(snapshot.Registers.Rflags, (byte)snapshot.Registers.Rax)).GetAwaiter().GetResult();
+                    Target.WriteRegisterAsync(vcpu, GdbRegister.Eflags, EmulatedFlags(point.Emulation, snapshot.Registers.Rflags, snapshot.Registers.Rax)).GetAwaiter().GetResult();
                 }
 
-                Target.WriteRegisterAsync(vcpu, GdbRegister.Rip, point.Address + (ulong)point.Length).GetAwaiter().GetResult();
+                Target.WriteRegisterAsync(vcpu, GdbRegister.Rip, point.ResumeAddress).GetAwaiter().GetResult();
             }
 
             Continue();
@@ -459,21 +459,37 @@ public sealed class GdbStubListener : INitroListener
     }
 
     /// <summary>The flags after <c>test al, al</c>: ZF, SF, PF from AL; CF, OF (and the undefined AF) cleared.</summary>
-    internal static ulong TestAlAlFlags(ulong flags, byte al)
+    internal static ulong TestAlAlFlags(ulong flags, byte al) => TestFlags(flags, al, signBit: 0x80);
+
+    /// <summary>The flags after <c>test eax, eax</c>: as for AL, but zero and sign come from all 32 bits.</summary>
+    internal static ulong TestEaxEaxFlags(ulong flags, uint eax) => TestFlags(flags, eax, signBit: 0x8000_0000);
+
+    /// <summary>The flags after <c>clac</c>: AC (bit 18) cleared, nothing else changed.</summary>
+    internal static ulong ClacFlags(ulong flags) => flags & ~0x4_0000UL;
+
+    private static ulong EmulatedFlags(TrapEmulation emulation, ulong flags, ulong rax) => emulation switch
+    {
+        TrapEmulation.TestAlAl => TestAlAlFlags(flags, (byte)rax),
+        TrapEmulation.TestEaxEax => TestEaxEaxFlags(flags, (uint)rax),
+        _ => ClacFlags(flags),
+    };
+
+    private static ulong TestFlags(ulong flags, uint value, uint signBit)
     {
         const ulong Cf = 0x1, Pf = 0x4, Af = 0x10, Zf = 0x40, Sf = 0x80, Of = 0x800;
         flags &= ~(Cf | Pf | Af | Zf | Sf | Of);
-        if (al == 0)
+        if (value == 0)
         {
             flags |= Zf;
         }
 
-        if ((al & 0x80) != 0)
+        if ((value & signBit) != 0)
         {
             flags |= Sf;
         }
 
-        if ((System.Numerics.BitOperations.PopCount(al) & 1) == 0)
+        // PF reflects the low byte only, whatever the operand size.
+        if ((System.Numerics.BitOperations.PopCount(value & 0xFF) & 1) == 0)
         {
             flags |= Pf;
         }

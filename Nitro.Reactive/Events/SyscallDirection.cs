@@ -13,7 +13,10 @@ public enum SyscallDirection
 /// <summary>The instruction the guest used to enter the kernel (Nitro: 0 sysenter, 1 syscall).</summary>
 public enum SyscallMechanism
 {
-    /// <summary>32-bit <c>sysenter</c> (or <c>int 0x80</c>).</summary>
+    /// <summary>
+    /// A 32-bit (ia32) entry: <c>sysenter</c>, <c>int 0x80</c>, or 32-bit <c>syscall</c> from compatibility
+    /// mode. Such calls use the ia32 numbers and calling convention.
+    /// </summary>
     Sysenter = 0,
 
     /// <summary>64-bit <c>syscall</c>.</summary>

@@ -13,6 +13,15 @@ public enum TrapEmulation
 
     /// <summary>The instruction is <c>test al, al</c>: set ZF, SF and PF from AL, clear CF, OF and AF, step over its 2 bytes.</summary>
     TestAlAl,
+
+    /// <summary>The instruction is <c>test eax, eax</c>: set ZF, SF and PF from EAX, clear CF, OF and AF, step over its 2 bytes.</summary>
+    TestEaxEax,
+
+    /// <summary>The instruction is a direct near <c>jmp</c>: continue at <see cref="TrapPoint.JumpTarget"/>.</summary>
+    Jump,
+
+    /// <summary>The instruction is <c>clac</c>: clear EFLAGS.AC, step over its 3 bytes.</summary>
+    Clac,
 }
 
 /// <summary>Why a trap point exists.</summary>
@@ -39,6 +48,12 @@ public sealed record TrapPoint(ulong Address, TrapRole Role, TrapEmulation Emula
 {
     /// <summary>Gets the direction of the events this point produces.</summary>
     public SyscallDirection Direction => Role == TrapRole.SyscallExit ? SyscallDirection.Exit : SyscallDirection.Enter;
+
+    /// <summary>Gets the destination of a trapped <c>jmp</c> (<see cref="TrapEmulation.Jump"/>); zero for other instructions.</summary>
+    public ulong JumpTarget { get; init; }
+
+    /// <summary>Gets where the guest continues once the trapped instruction is emulated: the jump's target, else the next instruction.</summary>
+    public ulong ResumeAddress => Emulation == TrapEmulation.Jump ? JumpTarget : Address + (ulong)Length;
 }
 
 /// <summary>

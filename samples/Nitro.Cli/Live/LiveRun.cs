@@ -78,6 +78,11 @@ internal static class LiveRun
 
         await using (session)
         {
+            if (session.Backend.Ia32Error is { } ia32)
+            {
+                await console.Error.WriteLineAsync($"nitro: 32-bit calls are not (all) traced: {ia32}");
+            }
+
             return await StreamAsync(console, session, request, handler, cancellationToken);
         }
     }

@@ -71,6 +71,15 @@ public sealed class LinuxSyscallDecoderIa32Tests
     }
 
     [Test]
+    public void Mmap_pgoff_the_handler_name_of_mmap2_decodes_as_mmap2()
+    {
+        var decoded = _decoder.DecodeEntry("mmap_pgoff", Calls.Ia32(0, 4096, 3, 0x22, 0xffff_ffff, 2), _memory);
+        Assert.That(decoded["prot"], Is.EqualTo("PROT_READ|PROT_WRITE"));
+        Assert.That(decoded["pgoffset"], Is.EqualTo(2L));
+        Assert.That(_decoder.DecodeExit("mmap_pgoff", 0xF7F0_0000, Calls.Ia32(), _memory)["return"], Is.EqualTo("0xf7f00000"));
+    }
+
+    [Test]
     public void Clone_has_tls_before_child_tid()
     {
         var decoded = _decoder.DecodeEntry("clone", Calls.Ia32(0x0120_0011, 0, 0, 0x1111, 0x2222), _memory);

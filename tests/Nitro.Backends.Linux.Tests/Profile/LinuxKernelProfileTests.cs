@@ -33,6 +33,8 @@ public sealed class LinuxKernelProfileTests
         Assert.That(profile.CurrentTaskPerCpuOffset, Is.EqualTo(SyntheticKernel.CurrentTask));
         Assert.That(profile.Ia32SysCallTable, Is.Null);
         Assert.That(profile.Ia32Syscalls, Is.Empty);
+        Assert.That(profile.Ia32Error, Does.Contain("neither ia32_sys_call_table nor ia32_sys_call"), "no ia32 table is not an error for 64-bit tracing");
+        Assert.That(profile.GetIa32SyscallName(5), Is.Null);
         Assert.That(profile.LoadedFromCache, Is.False);
 
         Assert.That(profile.Offsets, Is.EqualTo(new KernelTypeOffsets

@@ -73,6 +73,35 @@ public sealed class GdbStubListenerTests
     }
 
     [Test]
+    public async Task Ia32_points_carry_their_mechanism_and_a_trapped_jmp_or_test_eax_continues_as_the_cpu_would()
+    {
+        const ulong Int80Entry = 0xffff_ffff_81c0_0c10, Int80Exit = 0xffff_ffff_81c0_0c26, ErrorReturn = 0xffff_ffff_81c0_1630;
+        const ulong CompatExit = 0xffff_ffff_81c0_1a49;
+        var plan = new TrapPlan(
+            [new TrapPoint(Int80Entry, TrapRole.SyscallEntry, TrapEmulation.Skip, 3, Mechanism: SyscallMechanism.Sysenter)],
+            [
+                new TrapPoint(Int80Exit, TrapRole.SyscallExit, TrapEmulation.Jump, 5, Mechanism: SyscallMechanism.Sysenter) { JumpTarget = ErrorReturn },
+                new TrapPoint(CompatExit, TrapRole.SyscallExit, TrapEmulation.TestEaxEax, 2, Mechanism: SyscallMechanism.Sysenter),
+            ]);
+        var target = new FakeGdbTarget([(0, Int80Entry), (0, Int80Exit), (0, CompatExit)]);
+        var listener = new GdbStubListener(target);
+
+        var events = await listener.Listen(plan).Select(e => (e.Direction, e.Mechanism)).ToList();
+
+        Assert.That(events, Is.EqualTo(new[]
+        {
+            (SyscallDirection.Enter, SyscallMechanism.Sysenter),
+            (SyscallDirection.Exit, SyscallMechanism.Sysenter),
+            (SyscallDirection.Exit, SyscallMechanism.Sysenter),
+        }));
+        Assert.That(target.Log, Does.Contain($"P:Rip=0x{Int80Entry + 3:x}"));
+        Assert.That(target.Log, Does.Contain($"P:Rip=0x{ErrorReturn:x}"), "a trapped jmp continues at its target");
+        Assert.That(target.Log, Does.Not.Contain($"P:Rip=0x{Int80Exit + 5:x}"));
+        Assert.That(target.Log, Does.Contain($"P:Rip=0x{CompatExit + 2:x}"));
+        Assert.That(target.Log.Count(l => l.StartsWith("P:Eflags=", StringComparison.Ordinal)), Is.EqualTo(1), "only test eax, eax changes the flags");
+    }
+
+    [Test]
     public void Disposing_while_the_guest_runs_interrupts_removes_breakpoints_and_resumes()
     {
         var target = new FakeGdbTarget([(0, Entry)], exitAtEnd: false);
@@ -239,5 +268,25 @@ public sealed class TestAlAlEmulationTests
         // Start from flags with CF, AF, OF and a stale ZF set, plus IF (0x200) and the fixed bit 1.
         var before = 0x200UL | 0x2 | 0x1 | 0x10 | 0x800 | 0x40;
         Assert.That(GdbStubListener.TestAlAlFlags(before, al), Is.EqualTo(expected));
+    }
+}
+
+public sealed class FlagEmulationTests
+{
+    private const ulong Before = 0x200UL | 0x2 | 0x1 | 0x10 | 0x800 | 0x40;
+
+    [TestCase(0x0000_0000u, 0x246UL)] // ZF, PF
+    [TestCase(0x0000_0100u, 0x206UL)] // AL is zero but EAX is not: no ZF; PF from the zero low byte
+    [TestCase(0x8000_0000u, 0x286UL)] // SF from bit 31, PF from the zero low byte
+    [TestCase(0x0000_0080u, 0x202UL)] // bit 7 is not the sign of EAX; odd parity
+    [TestCase(0xffff_fffeu, 0x282UL)] // -2 (-ENOENT): SF; seven bits in the low byte, odd parity
+    public void Test_eax_eax_flags_match_what_the_cpu_computes(uint eax, ulong expected) =>
+        Assert.That(GdbStubListener.TestEaxEaxFlags(Before, eax), Is.EqualTo(expected));
+
+    [Test]
+    public void Clac_clears_only_the_alignment_check_flag()
+    {
+        Assert.That(GdbStubListener.ClacFlags(0x4_0246UL), Is.EqualTo(0x246UL));
+        Assert.That(GdbStubListener.ClacFlags(0x246UL), Is.EqualTo(0x246UL));
     }
 }
