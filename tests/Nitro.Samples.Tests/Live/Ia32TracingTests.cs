@@ -104,7 +104,7 @@ public sealed class Ia32TracingTests
         {
             await session.Listener.WaitUntilAttachedAsync();
             await session.ReleaseWorkloadAsync();
-            var line = await session.Machine.WaitForConsoleAsync("IA32PROBE", s_deadline);
+            var line = await session.Target.WaitForConsoleAsync("IA32PROBE", s_deadline);
             await done.Task.WaitAsync(s_deadline); // the guest powers off after its workload
             return (calls, Ia32ProbeReport.Parse(line), new SessionFacts(session.Listener.Statistics.Traps, session.Backend.Ia32Error));
         }
