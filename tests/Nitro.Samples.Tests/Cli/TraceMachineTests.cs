@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Nitro.Cli;
+using Nitro.Kvm.Tests.Libvirt;
 using Nitro.Tests.Shared;
 
 namespace Nitro.Samples.Tests.Cli;
@@ -49,6 +50,44 @@ public sealed class TraceMachineTests
             Assert.That(calls.Select(c => c.GetProperty("name").GetString()), Is.All.EqualTo("execve"));
             Assert.That(calls.Any(c => c.GetProperty("decoded").TryGetProperty("argv", out var argv) && argv.EnumerateArray().Any(a => a.GetString() == "/etc/shadow")), Is.True, "the default workload runs cat /etc/shadow");
             Assert.That(QemuGone("traced-guest"), Is.True, "the machinery stopped the machine");
+        }
+        finally
+        {
+            Directory.Delete(conf, recursive: true);
+        }
+    }
+
+    [Test]
+    [Category("Integration")]
+    [CancelAfter(420_000)]
+    public async Task Traces_a_libvirt_domain_the_kvm_machinery_reverts_to_its_snapshot_and_stops_it(CancellationToken cancellationToken)
+    {
+        LocalLibvirtDomain.RequireDaemon(LocalLibvirtDomain.SystemUri);
+        using var domain = await LocalLibvirtDomain.CreateAsync("cat /etc/hostname; echo libvirt-traced > /tmp/marker", cancellationToken);
+        var conf = Directory.CreateTempSubdirectory("nitro-trace-domain-").FullName;
+        try
+        {
+            var path = domain.WriteConfiguration(conf, "kvm", LocalLibvirtDomain.SystemUri);
+
+            var (code, output, error) = await RunAsync("trace", "--machine", domain.Name, "--conf", path, "--format", "jsonl", "--timeout", "240");
+
+            Assert.That(code, Is.EqualTo(NitroCommand.Ok), error);
+            var calls = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+            var opens = calls.Where(c => c.GetProperty("direction").GetString() == "enter" && c.GetProperty("name").GetString() == "openat")
+                .Select(c => (Process: c.GetProperty("process").GetProperty("name").GetString(), Path: c.GetProperty("decoded").GetProperty("pathname").GetString()))
+                .ToList();
+            Assert.That(opens, Does.Contain(("cat", (string?)"/etc/hostname")), "cat opened /etc/hostname");
+            Assert.That(opens, Does.Contain(("sh", (string?)"/tmp/marker")), "the shell opened the redirection target");
+            var writes = calls.Where(c => c.GetProperty("direction").GetString() == "exit" && c.GetProperty("name").GetString() == "write" && c.GetProperty("process").GetProperty("name").GetString() == "sh")
+                .Select(c => c.GetProperty("return").GetInt64());
+            Assert.That(writes, Does.Contain("libvirt-traced\n".Length), "echo wrote its line");
+            Assert.That(error, Does.Contain("calls from"), "the statistics line");
+
+            // The workload powers the guest off; the machinery stopped the domain in any case.
+            using var connection = Nitro.Kvm.Libvirt.LibvirtConnection.Open(LocalLibvirtDomain.SystemUri);
+            using var stopped = connection.LookupDomain(domain.Name);
+            Assert.That(stopped.GetState().State, Is.EqualTo(Nitro.Kvm.Libvirt.DomainState.Shutoff));
+            Assert.That(File.ReadAllText(domain.ConsoleLogPath), Does.Not.Contain("NITRO-GUEST-READY"), "the guest resumed from the snapshot instead of booting");
         }
         finally
         {
