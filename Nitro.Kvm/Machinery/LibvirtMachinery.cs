@@ -159,12 +159,21 @@ public class LibvirtMachinery : MachineryModule, ITraceableMachinery, IDisposabl
 
         using var domain = Connection().LookupDomain(machine.Label);
         var (state, _) = domain.GetState();
-        if (state is DomainState.Shutoff or DomainState.Shutdown)
+        if (state == DomainState.Shutoff)
         {
             return;
         }
 
-        domain.Destroy();
+        // A domain that is shutting down (its guest powered off) is still active: finish it, unless it
+        // goes inactive on its own meanwhile.
+        try
+        {
+            domain.Destroy();
+        }
+        catch (LibvirtException) when (domain.GetState().State == DomainState.Shutoff)
+        {
+        }
+
         await domain.WaitForStateAsync(DomainState.Shutoff, s_stateTimeout, cancellationToken);
     }
 
