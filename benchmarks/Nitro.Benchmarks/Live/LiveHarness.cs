@@ -46,7 +46,7 @@ internal static class LiveHarness
         var append = $"quiet panic=-1 nitro.workload=\"{workload}\"";
         Console.WriteLine($"workload: {workload}");
         Console.WriteLine($"vCPUs: {vcpus}");
-        Console.WriteLine($"{"mode",-22} {"run",3} {"workload s",10} {"calls",6} {"traps",6} {"traps/s",8} {"host µs/trap",12} {"CPU µs/trap",11} {"calls on vCPU>0",15}");
+        Console.WriteLine($"{"mode",-22} {"run",3} {"workload s",10} {"calls",6} {"traps",6} {"traps/s",8} {"host µs/trap",12} {"(read",6} {"obs",5} {"resume)",7} {"CPU µs/trap",11} {"calls on vCPU>0",15}");
 
         var results = new Dictionary<string, List<double>>(StringComparer.Ordinal);
         foreach (var (mode, syscalls) in new (string, string[]?)[]
@@ -119,7 +119,7 @@ internal static class LiveHarness
         var hostPerTrap = (stats.ReadingRegisters + stats.Observers + stats.Resuming).TotalMicroseconds / traps;
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"{mode,-22} {run,3} {seconds,10:0.000} {calls,6} {stats.Traps,6} {stats.Traps / seconds,8:0} {(stats.Traps == 0 ? 0 : hostPerTrap),12:0} {(stats.Traps == 0 ? 0 : cpu.TotalMicroseconds / traps),11:0} {otherVcpus,15}"));
+            $"{mode,-22} {run,3} {seconds,10:0.000} {calls,6} {stats.Traps,6} {stats.Traps / seconds,8:0} {(stats.Traps == 0 ? 0 : hostPerTrap),12:0} {stats.ReadingRegisters.TotalMicroseconds / traps,6:0} {stats.Observers.TotalMicroseconds / traps,5:0} {stats.Resuming.TotalMicroseconds / traps,7:0} {(stats.Traps == 0 ? 0 : cpu.TotalMicroseconds / traps),11:0} {otherVcpus,15}"));
         return seconds;
     }
 
