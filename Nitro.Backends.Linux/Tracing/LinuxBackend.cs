@@ -22,7 +22,6 @@ namespace Nitro.Backends.Linux.Tracing;
 /// </summary>
 public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
 {
-    private const int PtRegsSize = 21 * 8;
     private const int MaxPathDepth = 32;
     private const int MaxPending = 1 << 16;
     private const uint TsCompat = 0x0002;
@@ -313,30 +312,14 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
 
     /// <summary>
     /// An event whose registers are the user registers saved in a pt_regs frame: RAX is the number
-    /// on entry (orig_ax) and the return value on exit (ax).
+    /// on entry (orig_ax) and the return value on exit (ax). A live trap's event gets a handle on
+    /// that frame, so that synchronous observers change what the handler reads or the thread gets back.
     /// </summary>
     private static NitroEvent ReadPtRegs(NitroEvent @event, X86AddressSpace kernel, ulong frame, SyscallDirection direction, out ulong origAx)
     {
-        Span<byte> bytes = stackalloc byte[PtRegsSize];
-        kernel.Read(frame, bytes);
-        Span<ulong> slots = stackalloc ulong[PtRegsSize / 8];
-        for (var i = 0; i < slots.Length; i++)
-        {
-            slots[i] = BinaryPrimitives.ReadUInt64LittleEndian(bytes[(i * 8)..]);
-        }
-
-        // struct pt_regs: r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di orig_ax ip cs flags sp ss.
-        var user = new Registers
-        {
-            R15 = slots[0], R14 = slots[1], R13 = slots[2], R12 = slots[3], Rbp = slots[4],
-            Rbx = slots[5],
-            R11 = slots[6], R10 = slots[7], R9 = slots[8], R8 = slots[9],
-            Rax = direction == SyscallDirection.Exit ? slots[10] : slots[15],
-            Rcx = slots[11], Rdx = slots[12], Rsi = slots[13], Rdi = slots[14],
-            Rip = slots[16], Rflags = slots[18], Rsp = slots[19],
-        };
-        origAx = slots[15];
-        return new NitroEvent(@event.Vcpu, direction, @event.Mechanism, user, @event.SpecialRegisters, @event.Timestamp);
+        var user = PtRegsFrame.Read(kernel, frame, direction, out origAx);
+        var handle = @event.Handle?.ForSavedUserFrame(frame, new PtRegsFrame(kernel, frame, direction, @event));
+        return new NitroEvent(@event.Vcpu, direction, @event.Mechanism, user, @event.SpecialRegisters, @event.Timestamp, handle);
     }
 
     private LinuxProcess? ReadCurrentTask(int vcpu, X86AddressSpace kernel)

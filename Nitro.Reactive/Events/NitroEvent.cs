@@ -84,7 +84,10 @@ public sealed class NitroEvent
 
     /// <summary>
     /// Gets the handle of the paused vCPU (live events only). It refuses use once the vCPU has
-    /// resumed, which is as soon as the synchronous observers have returned.
+    /// resumed, which is as soon as the synchronous observers have returned. When an OS back end
+    /// built this event from a user frame the kernel saved (<see cref="Registers"/> are then the
+    /// thread's user registers, not the vCPU's), the handle reads and writes that frame in guest
+    /// memory: see <see cref="VcpuHandle.Target"/>.
     /// </summary>
     public VcpuHandle? Handle { get; }
 

@@ -1,26 +1,57 @@
 namespace Nitro.Reactive.Events;
 
+/// <summary>What the registers of a <see cref="VcpuHandle"/> are, and so where its writes go.</summary>
+public enum VcpuRegisterTarget
+{
+    /// <summary>The vCPU's own registers at the trap; writes change them before the vCPU resumes.</summary>
+    Vcpu,
+
+    /// <summary>
+    /// The user registers the guest kernel saved when the thread entered it (Linux:
+    /// <c>struct pt_regs</c> on the thread's kernel stack), at <see cref="VcpuHandle.FrameAddress"/>
+    /// in guest memory. Reads and writes go to that memory; the thread sees the values when the
+    /// kernel restores the frame on its way back to user mode (on exit, RAX is the return value).
+    /// </summary>
+    SavedUserFrame,
+}
+
 /// <summary>
 /// A handle to a vCPU that is paused at a trap. It reads and writes registers only while the
 /// vCPU stays paused, that is while synchronous observers run on the listener thread; once the
 /// listener resumes the vCPU every call throws <see cref="VcpuResumedException"/>.
+/// <see cref="Target"/> says whether the registers are the vCPU's own or a user frame the kernel
+/// saved in guest memory (an OS back end hands out the latter where the call's user registers
+/// live in memory at the trap, as after Linux's syscall dispatcher returned).
 /// </summary>
 public sealed class VcpuHandle
 {
     private readonly IVcpuAccess _access;
+    private readonly VcpuHandle? _pausedWith;
     private volatile bool _paused = true;
 
-    private VcpuHandle(int vcpu, IVcpuAccess access)
+    private VcpuHandle(int vcpu, IVcpuAccess access, VcpuHandle? pausedWith, VcpuRegisterTarget target, ulong frameAddress)
     {
         Vcpu = vcpu;
         _access = access;
+        _pausedWith = pausedWith;
+        Target = target;
+        FrameAddress = frameAddress;
     }
 
     /// <summary>Gets the vCPU index.</summary>
     public int Vcpu { get; }
 
     /// <summary>Gets a value indicating whether the vCPU is still paused, so the handle may be used.</summary>
-    public bool IsPaused => _paused;
+    public bool IsPaused => _pausedWith?.IsPaused ?? _paused;
+
+    /// <summary>Gets what this handle's registers are: the vCPU's own, or a user frame saved in guest memory.</summary>
+    public VcpuRegisterTarget Target { get; }
+
+    /// <summary>
+    /// Gets the guest virtual address (in the trapping context's address space) of the saved user
+    /// frame for <see cref="VcpuRegisterTarget.SavedUserFrame"/>; 0 for <see cref="VcpuRegisterTarget.Vcpu"/>.
+    /// </summary>
+    public ulong FrameAddress { get; }
 
     /// <summary>
     /// Creates the handle of a vCPU that a listener has just paused. The listener keeps the
@@ -32,12 +63,26 @@ public sealed class VcpuHandle
     public static VcpuPause Pause(int vcpu, IVcpuAccess access)
     {
         ArgumentNullException.ThrowIfNull(access);
-        return new VcpuPause(new VcpuHandle(vcpu, access));
+        return new VcpuPause(new VcpuHandle(vcpu, access, null, VcpuRegisterTarget.Vcpu, 0));
     }
 
-    /// <summary>Reads the current general-purpose registers.</summary>
+    /// <summary>
+    /// Creates a handle over the user registers that the guest kernel saved at
+    /// <paramref name="frameAddress"/>, valid exactly as long as this handle (the same pause).
+    /// </summary>
+    /// <param name="frameAddress">The guest virtual address of the saved frame.</param>
+    /// <param name="frame">Reads and writes the frame in guest memory; its special registers are the vCPU's.</param>
+    /// <returns>A handle whose <see cref="Target"/> is <see cref="VcpuRegisterTarget.SavedUserFrame"/>; it refuses use once this one does.</returns>
+    public VcpuHandle ForSavedUserFrame(ulong frameAddress, IVcpuAccess frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        return new VcpuHandle(Vcpu, frame, this, VcpuRegisterTarget.SavedUserFrame, frameAddress);
+    }
+
+    /// <summary>Reads the current general-purpose registers (for a saved user frame: from guest memory).</summary>
     /// <returns>The registers.</returns>
     /// <exception cref="VcpuResumedException">The vCPU has resumed.</exception>
+    /// <exception cref="Memory.GuestMemoryException">A saved frame is not readable.</exception>
     public Registers GetRegisters()
     {
         EnsurePaused();
@@ -45,9 +90,15 @@ public sealed class VcpuHandle
         return registers;
     }
 
-    /// <summary>Writes the general-purpose registers; the guest sees them when it resumes.</summary>
+    /// <summary>
+    /// Writes the general-purpose registers; the guest sees them when it resumes (for a saved user
+    /// frame: the changed slots are written to guest memory, and the thread sees them when the
+    /// kernel restores the frame).
+    /// </summary>
     /// <param name="registers">The new values.</param>
     /// <exception cref="VcpuResumedException">The vCPU has resumed.</exception>
+    /// <exception cref="Memory.GuestMemoryException">A saved frame is not writable.</exception>
+    /// <exception cref="NotSupportedException">The register cannot be changed here (for example a saved frame's call number after dispatch).</exception>
     public void SetRegisters(in Registers registers)
     {
         EnsurePaused();
@@ -77,7 +128,7 @@ public sealed class VcpuHandle
 
     private void EnsurePaused()
     {
-        if (!_paused)
+        if (!IsPaused)
         {
             throw new VcpuResumedException(Vcpu);
         }

@@ -140,12 +140,24 @@ public sealed class ArgumentMap
     /// </summary>
     /// <param name="index">The zero-based index.</param>
     /// <param name="value">The new raw value.</param>
+    /// <remarks>
+    /// Where the back end read the arguments from a user frame the kernel saved (Linux handler
+    /// traps: <c>pt_regs</c>), the handle's <see cref="VcpuHandle.Target"/> is
+    /// <see cref="VcpuRegisterTarget.SavedUserFrame"/> and the write goes to that frame in guest
+    /// memory, which is where the handler reads its arguments from.
+    /// </remarks>
     /// <exception cref="VcpuResumedException">The vCPU has resumed (the observer is not synchronous).</exception>
-    /// <exception cref="InvalidOperationException">The event is not live (recorded or synthetic).</exception>
-    /// <exception cref="GuestMemoryException">A stack slot is not mapped.</exception>
-    /// <exception cref="NotSupportedException">A stack slot is in read-only guest memory.</exception>
+    /// <exception cref="InvalidOperationException">The event is not live (recorded or synthetic), or it is an exit: the call has already run (change its result with <see cref="Syscall.SetReturnValue"/>).</exception>
+    /// <exception cref="GuestMemoryException">A stack slot or saved frame is not mapped.</exception>
+    /// <exception cref="NotSupportedException">A stack slot or saved frame is in read-only guest memory.</exception>
     public void Set(int index, ulong value)
     {
+        if (_event.Direction == SyscallDirection.Exit)
+        {
+            throw new InvalidOperationException(
+                "The call has already run, so changing its arguments at the exit has no effect on it; change them on the entry, or the result with Syscall.SetReturnValue.");
+        }
+
         var handle = _event.Handle ?? throw new InvalidOperationException(
             "This event has no live vCPU (it was replayed or built in a test), so its arguments cannot be changed.");
         var location = Convention.Locate(index);

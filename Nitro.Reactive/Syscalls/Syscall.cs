@@ -80,6 +80,34 @@ public sealed class Syscall
     /// <summary>Gets the time from the matching entry to this exit, once paired.</summary>
     public TimeSpan? Duration => Entry is null ? null : TimeSpan.FromTicks((Event.Timestamp - Entry.Event.Timestamp) / 100);
 
+    /// <summary>
+    /// Changes the result the calling thread gets from this call. Call it from a synchronous
+    /// observer of the exit, while the vCPU is paused. It writes RAX through
+    /// <see cref="NitroEvent.Handle"/>: when <see cref="VcpuHandle.Target"/> is
+    /// <see cref="VcpuRegisterTarget.SavedUserFrame"/> (the Linux back end's exits) that is the
+    /// saved frame's RAX slot in guest memory (<c>pt_regs-&gt;ax</c>), which the kernel restores
+    /// into RAX on its way back to user mode; otherwise the vCPU's own RAX.
+    /// <see cref="ReturnValue"/> and <see cref="Decoded"/> keep what the kernel returned.
+    /// </summary>
+    /// <param name="value">The result, as the kernel returns it (a negative errno for a failure on Linux).</param>
+    /// <exception cref="InvalidOperationException">This is an entry, or the event is not live (recorded or synthetic).</exception>
+    /// <exception cref="VcpuResumedException">The vCPU has resumed (the observer is not synchronous).</exception>
+    /// <exception cref="Memory.GuestMemoryException">The saved frame is not mapped.</exception>
+    /// <exception cref="NotSupportedException">The guest memory is read-only.</exception>
+    public void SetReturnValue(long value)
+    {
+        if (Direction != SyscallDirection.Exit)
+        {
+            throw new InvalidOperationException($"{Name} has not returned yet: change its return value on the exit, not the entry.");
+        }
+
+        var handle = Event.Handle ?? throw new InvalidOperationException(
+            "This exit has no live vCPU (it was replayed or built in a test), so its return value cannot be changed.");
+        var registers = handle.GetRegisters();
+        registers.Rax = (ulong)value;
+        handle.SetRegisters(in registers);
+    }
+
     /// <summary>Returns a copy of this exit linked to its entry.</summary>
     /// <param name="entry">The entry of the same call.</param>
     /// <returns>The linked exit.</returns>

@@ -8,7 +8,9 @@ namespace Nitro.Benchmarks.Live;
 /// <summary>
 /// Measures live tracing on the bundled guest under QEMU: the guest workload's wall time untraced,
 /// fully traced and filtered to two calls, traps per second, and the host CPU time per trap.
-/// Run: <c>dotnet run -c Release --project benchmarks/Nitro.Benchmarks -- live [--runs N]</c>.
+/// Run: <c>dotnet run -c Release --project benchmarks/Nitro.Benchmarks -- live [--runs N] [--vcpus N] [--parallel]</c>;
+/// <c>--vcpus</c> boots the guest with that many vCPUs, <c>--parallel</c> runs two copies of the
+/// workload at once (so that a second vCPU has something to do).
 /// </summary>
 internal static class LiveHarness
 {
@@ -17,11 +19,34 @@ internal static class LiveHarness
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var runs = args.Length > 1 && string.Equals(args[0], "--runs", StringComparison.Ordinal) ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
+        var runs = 3;
+        var vcpus = 1;
+        var parallel = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--runs" when i + 1 < args.Length:
+                    runs = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                    break;
+                case "--vcpus" when i + 1 < args.Length:
+                    vcpus = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                    break;
+                case "--parallel":
+                    parallel = true;
+                    break;
+                default:
+                    Console.Error.WriteLine($"live: unknown option '{args[i]}' (--runs N, --vcpus N, --parallel)");
+                    return 2;
+            }
+        }
+
         var (kernel, initrd) = TestGuest.Default;
-        var append = $"quiet panic=-1 nitro.workload=\"{Workload}\"";
-        Console.WriteLine($"workload: {Workload}");
-        Console.WriteLine($"{"mode",-22} {"run",3} {"workload s",10} {"calls",6} {"traps",6} {"traps/s",8} {"host µs/trap",12} {"CPU µs/trap",11}");
+        var workload = parallel ? $"( {Workload} ) & ( {Workload} ) & wait" : Workload;
+        var append = $"quiet panic=-1 nitro.workload=\"{workload}\"";
+        Console.WriteLine($"workload: {workload}");
+        Console.WriteLine($"vCPUs: {vcpus}");
+        Console.WriteLine($"{"mode",-22} {"run",3} {"workload s",10} {"calls",6} {"traps",6} {"traps/s",8} {"host µs/trap",12} {"(read",6} {"obs",5} {"resume)",7} {"CPU µs/trap",11} {"calls on vCPU>0",15}");
 
         var results = new Dictionary<string, List<double>>(StringComparer.Ordinal);
         foreach (var (mode, syscalls) in new (string, string[]?)[]
@@ -34,7 +59,7 @@ internal static class LiveHarness
         {
             for (var run = 0; run < runs; run++)
             {
-                var seconds = await MeasureAsync(kernel, initrd, append, mode, syscalls, run);
+                var seconds = await MeasureAsync(kernel, initrd, append, vcpus, mode, syscalls, run);
                 if (!results.TryGetValue(mode, out var list))
                 {
                     results[mode] = list = [];
@@ -54,15 +79,23 @@ internal static class LiveHarness
         return 0;
     }
 
-    private static async Task<double> MeasureAsync(string kernel, string initrd, string append, string mode, string[]? syscalls, int run)
+    private static async Task<double> MeasureAsync(string kernel, string initrd, string append, int vcpus, string mode, string[]? syscalls, int run)
     {
-        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Kernel = kernel, Initrd = initrd, Append = append }, CancellationToken.None);
+        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Kernel = kernel, Initrd = initrd, Append = append, Vcpus = vcpus }, CancellationToken.None);
         var calls = 0L;
+        var otherVcpus = 0L;
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         IDisposable? subscription = null;
         if (syscalls is null || syscalls.Length > 0)
         {
-            subscription = session.Syscalls(syscalls).Subscribe(_ => calls++, ex => done.TrySetException(ex), () => done.TrySetResult());
+            subscription = session.Syscalls(syscalls).Subscribe(c =>
+            {
+                calls++;
+                if (c.Vcpu > 0)
+                {
+                    otherVcpus++;
+                }
+            }, ex => done.TrySetException(ex), () => done.TrySetResult());
             await session.Listener.WaitUntilAttachedAsync();
         }
         else
@@ -86,7 +119,7 @@ internal static class LiveHarness
         var hostPerTrap = (stats.ReadingRegisters + stats.Observers + stats.Resuming).TotalMicroseconds / traps;
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"{mode,-22} {run,3} {seconds,10:0.000} {calls,6} {stats.Traps,6} {stats.Traps / seconds,8:0} {(stats.Traps == 0 ? 0 : hostPerTrap),12:0} {(stats.Traps == 0 ? 0 : cpu.TotalMicroseconds / traps),11:0}"));
+            $"{mode,-22} {run,3} {seconds,10:0.000} {calls,6} {stats.Traps,6} {stats.Traps / seconds,8:0} {(stats.Traps == 0 ? 0 : hostPerTrap),12:0} {stats.ReadingRegisters.TotalMicroseconds / traps,6:0} {stats.Observers.TotalMicroseconds / traps,5:0} {stats.Resuming.TotalMicroseconds / traps,7:0} {(stats.Traps == 0 ? 0 : cpu.TotalMicroseconds / traps),11:0} {otherVcpus,15}"));
         return seconds;
     }
 

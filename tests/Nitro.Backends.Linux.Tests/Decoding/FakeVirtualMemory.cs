@@ -34,6 +34,16 @@ internal sealed class FakeVirtualMemory : IVirtualMemory
 
     public void MapPage(ulong address) => Page(address, create: true);
 
+    /// <summary>A copy of mapped bytes, without counting them as reads.</summary>
+    public byte[] Snapshot(ulong address, int length)
+    {
+        var bytes = new byte[length];
+        var before = BytesRead;
+        Read(address, bytes);
+        BytesRead = before;
+        return bytes;
+    }
+
     public void Read(ulong virtualAddress, Span<byte> destination)
     {
         var got = ReadPartial(virtualAddress, destination);

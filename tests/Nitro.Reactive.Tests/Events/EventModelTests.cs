@@ -65,6 +65,38 @@ public sealed class EventModelTests
     }
 
     [Test]
+    public void Saved_frame_handle_reads_and_writes_its_frame_and_ends_with_the_pause()
+    {
+        var vcpu = new FakeVcpu { Regs = new Registers { Rax = 1 } };
+        var frame = new FakeVcpu { Regs = new Registers { Rax = 2 } };
+        var pause = VcpuHandle.Pause(1, vcpu);
+        var handle = pause.Handle.ForSavedUserFrame(0xffffc900_0001_3f58, frame);
+
+        var regs = handle.GetRegisters();
+        regs.Rax = 42;
+        handle.SetRegisters(regs);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(pause.Handle.Target, Is.EqualTo(VcpuRegisterTarget.Vcpu));
+            Assert.That(pause.Handle.FrameAddress, Is.Zero);
+            Assert.That(handle.Target, Is.EqualTo(VcpuRegisterTarget.SavedUserFrame));
+            Assert.That(handle.FrameAddress, Is.EqualTo(0xffffc900_0001_3f58UL));
+            Assert.That(handle.Vcpu, Is.EqualTo(1));
+            Assert.That(frame.Regs.Rax, Is.EqualTo(42UL), "the write went to the frame");
+            Assert.That(vcpu.Regs.Rax, Is.EqualTo(1UL), "not to the vCPU");
+            Assert.That(handle.IsPaused, Is.True);
+        });
+
+        pause.Dispose();
+
+        Assert.That(handle.IsPaused, Is.False);
+        Assert.Throws<VcpuResumedException>(() => handle.GetRegisters());
+        Assert.Throws<VcpuResumedException>(() => handle.SetRegisters(default));
+        Assert.That(frame.Regs.Rax, Is.EqualTo(42UL));
+    }
+
+    [Test]
     public void Register_equality_is_bytewise()
     {
         var a = new Registers { Rax = 1, R15 = 2 };

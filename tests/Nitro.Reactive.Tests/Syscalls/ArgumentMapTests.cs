@@ -212,6 +212,24 @@ public sealed class ArgumentMapTests
         });
     }
 
+    [Test]
+    public void Set_on_an_exit_throws_InvalidOperationException_and_writes_nothing()
+    {
+        var access = new FakeVcpu(new Registers { Rdi = 1 });
+        using var pause = VcpuHandle.Pause(0, access);
+        var exit = new NitroEvent(0, SyscallDirection.Exit, SyscallMechanism.Syscall, access.Registers, default, 0, pause.Handle);
+        var map = new ArgumentMap(exit, CallingConvention.LinuxX64, memory: null);
+
+        var ex = Assert.Throws<InvalidOperationException>(() => map.Set(0, 5));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Message, Does.Contain("SetReturnValue"));
+            Assert.That(access.SetCalls, Is.Zero);
+            Assert.That(map.Modified, Is.Empty);
+        });
+    }
+
     private static NitroEvent Event(Registers registers, VcpuHandle? handle = null) =>
         new(0, SyscallDirection.Enter, SyscallMechanism.Syscall, registers, default, 0, handle);
 

@@ -121,6 +121,72 @@ public sealed class LiveTracingTests
         Assert.That(changed, Is.EqualTo(1));
     }
 
+    [TestCase(null, TestName = "Changing_the_return_value_at_exit_changes_what_the_probe_gets_full_trace")]
+    [TestCase("openat", TestName = "Changing_the_return_value_at_exit_changes_what_the_probe_gets_filtered_trace")]
+    public async Task Changing_the_return_value_at_exit_changes_what_the_probe_gets(string? only)
+    {
+        var (kernel, initrd) = ProbeGuest.Image;
+        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Kernel = kernel, Initrd = initrd }, CancellationToken.None);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var changed = new List<Syscall>();
+
+        // The probe's open of a missing file fails with ENOENT; make it "succeed" with 42.
+        using (session.Syscalls(only is null ? null : [only])
+            .WhereProcess(ProbeGuest.ProgramName)
+            .WhereSyscall("openat")
+            .WhereDirection(SyscallDirection.Exit)
+            .Where(call => Equals(call.Entry?.Decoded["pathname"], ProbeGuest.MissingPath))
+            .Subscribe(call =>
+            {
+                call.SetReturnValue(42);
+                changed.Add(call);
+            }, ex => done.TrySetException(ex), () => done.TrySetResult()))
+        {
+            await session.Listener.WaitUntilAttachedAsync();
+            await session.ReleaseWorkloadAsync();
+            var line = await session.Machine.WaitForConsoleAsync("PROBE", s_deadline);
+            Assert.That(ProbeReport.Parse(line).Missing, Is.EqualTo(42), "the probe got the changed return value");
+        }
+
+        var exit = changed.Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(exit.ReturnValue, Is.EqualTo(-2), "the call keeps what the kernel returned");
+            Assert.That(exit.Event.Handle!.Target, Is.EqualTo(VcpuRegisterTarget.SavedUserFrame), "the exit's handle writes the saved pt_regs");
+            Assert.That(exit.Event.Handle.FrameAddress, Is.Not.Zero);
+            Assert.Throws<VcpuResumedException>(() => exit.SetReturnValue(7), "the handle refuses use after the vCPU resumed");
+        });
+    }
+
+    [Test]
+    public async Task Changing_an_argument_at_a_handler_trap_changes_what_the_guest_does()
+    {
+        var (kernel, initrd) = ProbeGuest.Image;
+        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Kernel = kernel, Initrd = initrd }, CancellationToken.None);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var changed = 0;
+
+        // Filtered tracing traps __x64_sys_write, which reads its arguments from pt_regs: the write
+        // goes to the saved frame, and the handler writes 5 bytes instead of 17.
+        using (session.Syscalls(["write"])
+            .WhereProcess(ProbeGuest.ProgramName)
+            .WhereDirection(SyscallDirection.Enter)
+            .WhereArgument(2, count => count == (ulong)ProbeGuest.Message.Length)
+            .Subscribe(call =>
+            {
+                call.Arguments.Set(2, 5);
+                changed++;
+            }, ex => done.TrySetException(ex), () => done.TrySetResult()))
+        {
+            await session.Listener.WaitUntilAttachedAsync();
+            await session.ReleaseWorkloadAsync();
+            var line = await session.Machine.WaitForConsoleAsync("PROBE", s_deadline);
+            Assert.That(ProbeReport.Parse(line).Wrote, Is.EqualTo(5), "the guest saw the changed count");
+        }
+
+        Assert.That(changed, Is.EqualTo(1));
+    }
+
     private static async Task<(List<Syscall> Calls, ProbeReport Report, Nitro.Kvm.Listening.GdbStubListenerStatistics Stats)> TraceProbeAsync(string[]? syscalls)
     {
         var (kernel, initrd) = ProbeGuest.Image;

@@ -1,5 +1,3 @@
-using Nitro.Tests.Shared;
-
 namespace Nitro.Samples.Tests.Live;
 
 /// <summary>
@@ -34,35 +32,8 @@ internal static class ProbeGuest
 
     public static (string Kernel, string Initrd) Image => s_image.Value;
 
-    private static (string Kernel, string Initrd) Build()
-    {
-        var root = Directory.CreateTempSubdirectory("nitro-probe-").FullName;
-        try
-        {
-            var source = Path.Combine(root, "probe.c");
-            File.WriteAllText(source, Source);
-            var extra = Path.Combine(root, "extra");
-            Directory.CreateDirectory(extra);
-            Run("gcc", "-static", "-O1", "-o", Path.Combine(extra, ProgramName), source);
-            var workload = Path.Combine(extra, "workload.sh");
-            File.WriteAllText(workload, "#!/bin/sh\n/" + ProgramName + "\n");
-            File.SetUnixFileMode(workload, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-            return TestGuest.Build(extra);
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
-    }
-
-    private static void Run(string program, params string[] arguments)
-    {
-        var (exitCode, _, error) = ProcessRunner.Run(program, TimeSpan.FromMinutes(2), arguments);
-        if (exitCode != 0)
-        {
-            Assert.Fail($"{program} failed: {error}");
-        }
-    }
+    private static (string Kernel, string Initrd) Build() =>
+        ProbeImage.Build(Source, [ProgramName], "/" + ProgramName);
 }
 
 /// <summary>What the probe printed about itself on the guest console.</summary>
