@@ -216,29 +216,7 @@ public sealed class Ia32CompatLiveTests
         }
     }
 
-    private static (string Kernel, string Initrd) BuildImage()
-    {
-        var root = Directory.CreateTempSubdirectory("nitro-compat-probe-").FullName;
-        try
-        {
-            var source = Path.Combine(root, "probe.S");
-            File.WriteAllText(source, Source);
-            var extra = Path.Combine(root, "extra");
-            Directory.CreateDirectory(extra);
-            var (exitCode, _, error) = ProcessRunner.Run("gcc", TimeSpan.FromMinutes(2), "-m32", "-nostdlib", "-static", "-o", Path.Combine(extra, ProgramName), source);
-            if (exitCode != 0)
-            {
-                Assert.Fail($"gcc -m32 failed (binutils assembles and links 32-bit code without a 32-bit libc): {error}");
-            }
-
-            var workload = Path.Combine(extra, "workload.sh");
-            File.WriteAllText(workload, "#!/bin/sh\n/" + ProgramName + "\n");
-            File.SetUnixFileMode(workload, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-            return TestGuest.Build(extra);
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
-    }
+    // binutils assembles and links 32-bit code without a 32-bit libc.
+    private static (string Kernel, string Initrd) BuildImage() =>
+        ProbeImage.Build(Source, [ProgramName], "/" + ProgramName, "probe.S", "-m32", "-nostdlib", "-static");
 }

@@ -46,35 +46,10 @@ internal static class Ia32ProbeGuest
         }
         """;
 
-    private static readonly Lazy<(string Kernel, string Initrd)> s_image = new(Build);
+    private static readonly Lazy<(string Kernel, string Initrd)> s_image = new(() =>
+        ProbeImage.Build(Source, [ProgramName], "/" + ProgramName, "probe.c", "-static", "-no-pie", "-O1"));
 
     public static (string Kernel, string Initrd) Image => s_image.Value;
-
-    private static (string Kernel, string Initrd) Build()
-    {
-        var root = Directory.CreateTempSubdirectory("nitro-ia32-probe-").FullName;
-        try
-        {
-            var source = Path.Combine(root, "probe.c");
-            File.WriteAllText(source, Source);
-            var extra = Path.Combine(root, "extra");
-            Directory.CreateDirectory(extra);
-            var (exitCode, _, error) = ProcessRunner.Run("gcc", TimeSpan.FromMinutes(2), "-static", "-no-pie", "-O1", "-o", Path.Combine(extra, ProgramName), source);
-            if (exitCode != 0)
-            {
-                Assert.Fail($"gcc failed: {error}");
-            }
-
-            var workload = Path.Combine(extra, "workload.sh");
-            File.WriteAllText(workload, "#!/bin/sh\n/" + ProgramName + "\n");
-            File.SetUnixFileMode(workload, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-            return TestGuest.Build(extra);
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
-    }
 }
 
 /// <summary>What the ia32 probe printed about itself on the guest console.</summary>
@@ -82,11 +57,7 @@ internal sealed record Ia32ProbeReport(int Pid, int ParentPid, int Fd, int Wrote
 {
     public static Ia32ProbeReport Parse(string line)
     {
-        var fields = line[line.IndexOf("IA32PROBE", StringComparison.Ordinal)..]
-            .Split(' ', StringSplitOptions.RemoveEmptyEntries)
-            .Skip(1)
-            .Select(f => f.Split('='))
-            .ToDictionary(f => f[0], f => int.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture), StringComparer.Ordinal);
-        return new Ia32ProbeReport(fields["pid"], fields["ppid"], fields["fd"], fields["wrote"], fields["closed"], fields["missing"], fields["pid32"]);
+        var f = ProbeImage.ParseReport(line, "IA32PROBE");
+        return new Ia32ProbeReport((int)f["pid"], (int)f["ppid"], (int)f["fd"], (int)f["wrote"], (int)f["closed"], (int)f["missing"], (int)f["pid32"]);
     }
 }

@@ -91,17 +91,19 @@ public sealed class LiveTracingTests
         Assert.That(await session.Machine!.WaitForExitAsync(s_deadline), Is.True, "the guest powered off on its own");
     }
 
-    [Test]
-    public async Task Changing_an_argument_in_a_synchronous_observer_changes_what_the_guest_does()
+    // Full tracing traps the entry itself, where the arguments are live registers; filtered tracing
+    // traps __x64_sys_write, which reads its arguments from pt_regs, so the change goes to the saved
+    // frame. Either way the probe's write of 17 bytes writes only 5.
+    [TestCase(null, TestName = "Changing_an_argument_in_a_synchronous_observer_changes_what_the_guest_does")]
+    [TestCase("write", TestName = "Changing_an_argument_at_a_handler_trap_changes_what_the_guest_does")]
+    public async Task Changing_an_argument_changes_what_the_guest_does(string? only)
     {
         var (kernel, initrd) = ProbeGuest.Image;
         await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Kernel = kernel, Initrd = initrd }, CancellationToken.None);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var changed = 0;
 
-        // Full tracing traps the entry itself, where the arguments are live registers: make the
-        // probe's write of 17 bytes write only 5.
-        using (session.Syscalls(null)
+        using (session.Syscalls(only is null ? null : [only])
             .WhereProcess(ProbeGuest.ProgramName)
             .WhereSyscall("write")
             .WhereDirection(SyscallDirection.Enter)
@@ -144,7 +146,7 @@ public sealed class LiveTracingTests
         {
             await session.Listener.WaitUntilAttachedAsync();
             await session.ReleaseWorkloadAsync();
-            var line = await session.Machine.WaitForConsoleAsync("PROBE", s_deadline);
+            var line = await session.Target.WaitForConsoleAsync("PROBE", s_deadline);
             Assert.That(ProbeReport.Parse(line).Missing, Is.EqualTo(42), "the probe got the changed return value");
         }
 
@@ -156,35 +158,6 @@ public sealed class LiveTracingTests
             Assert.That(exit.Event.Handle.FrameAddress, Is.Not.Zero);
             Assert.Throws<VcpuResumedException>(() => exit.SetReturnValue(7), "the handle refuses use after the vCPU resumed");
         });
-    }
-
-    [Test]
-    public async Task Changing_an_argument_at_a_handler_trap_changes_what_the_guest_does()
-    {
-        var (kernel, initrd) = ProbeGuest.Image;
-        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Kernel = kernel, Initrd = initrd }, CancellationToken.None);
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var changed = 0;
-
-        // Filtered tracing traps __x64_sys_write, which reads its arguments from pt_regs: the write
-        // goes to the saved frame, and the handler writes 5 bytes instead of 17.
-        using (session.Syscalls(["write"])
-            .WhereProcess(ProbeGuest.ProgramName)
-            .WhereDirection(SyscallDirection.Enter)
-            .WhereArgument(2, count => count == (ulong)ProbeGuest.Message.Length)
-            .Subscribe(call =>
-            {
-                call.Arguments.Set(2, 5);
-                changed++;
-            }, ex => done.TrySetException(ex), () => done.TrySetResult()))
-        {
-            await session.Listener.WaitUntilAttachedAsync();
-            await session.ReleaseWorkloadAsync();
-            var line = await session.Machine.WaitForConsoleAsync("PROBE", s_deadline);
-            Assert.That(ProbeReport.Parse(line).Wrote, Is.EqualTo(5), "the guest saw the changed count");
-        }
-
-        Assert.That(changed, Is.EqualTo(1));
     }
 
     private static async Task<(List<Syscall> Calls, ProbeReport Report, Nitro.Kvm.Listening.GdbStubListenerStatistics Stats)> TraceProbeAsync(string[]? syscalls)

@@ -1,3 +1,4 @@
+using Nitro.Tests.Shared;
 namespace Nitro.Samples.Tests.Live;
 
 /// <summary>
@@ -41,11 +42,7 @@ internal sealed record ProbeReport(int Pid, int ParentPid, int Fd, int Wrote, in
 {
     public static ProbeReport Parse(string line)
     {
-        var fields = line[line.IndexOf("PROBE", StringComparison.Ordinal)..]
-            .Split(' ', StringSplitOptions.RemoveEmptyEntries)
-            .Skip(1)
-            .Select(f => f.Split('='))
-            .ToDictionary(f => f[0], f => int.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture), StringComparer.Ordinal);
-        return new ProbeReport(fields["pid"], fields["ppid"], fields["fd"], fields["wrote"], fields["missing"]);
+        var f = ProbeImage.ParseReport(line, "PROBE");
+        return new ProbeReport((int)f["pid"], (int)f["ppid"], (int)f["fd"], (int)f["wrote"], (int)f["missing"]);
     }
 }

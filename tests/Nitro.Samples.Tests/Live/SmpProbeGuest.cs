@@ -1,4 +1,5 @@
 using System.Globalization;
+using Nitro.Tests.Shared;
 
 namespace Nitro.Samples.Tests.Live;
 
@@ -67,11 +68,7 @@ internal sealed record SmpProbeReport(int Cpu, int Pid, int Pinned, int Ran, int
 {
     public static SmpProbeReport Parse(string line)
     {
-        var fields = line[line.IndexOf("SMPPROBE", StringComparison.Ordinal)..]
-            .Split(' ', StringSplitOptions.RemoveEmptyEntries)
-            .Skip(1)
-            .Select(f => f.Split('='))
-            .ToDictionary(f => f[0], f => int.Parse(f[1], CultureInfo.InvariantCulture), StringComparer.Ordinal);
-        return new SmpProbeReport(fields["cpu"], fields["pid"], fields["pinned"], fields["ran"], fields["fd"], fields["bad"]);
+        var f = ProbeImage.ParseReport(line, "SMPPROBE");
+        return new SmpProbeReport((int)f["cpu"], (int)f["pid"], (int)f["pinned"], (int)f["ran"], (int)f["fd"], (int)f["bad"]);
     }
 }

@@ -101,7 +101,7 @@ public sealed class SmpTracingTests
             .Subscribe(paired.Add, ex => done.TrySetException(ex), () => done.TrySetResult()))
         {
             await session.Listener.WaitUntilAttachedAsync();
-            var lines = new[] { 0, 1 }.Select(cpu => session.Machine.WaitForConsoleAsync($"SMPPROBE cpu={cpu}", s_deadline)).ToArray();
+            var lines = new[] { 0, 1 }.Select(cpu => session.Target.WaitForConsoleAsync($"SMPPROBE cpu={cpu}", s_deadline)).ToArray();
             await session.ReleaseWorkloadAsync();
             var reports = (await Task.WhenAll(lines)).Select(SmpProbeReport.Parse).ToList();
             await done.Task.WaitAsync(s_deadline); // the guest powers off after its workload
