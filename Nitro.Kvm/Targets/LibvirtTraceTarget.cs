@@ -109,36 +109,16 @@ public sealed class LibvirtTraceTarget : ITraceTarget, IDisposable
         var log = Description.ConsoleLogPath ?? throw new InvalidOperationException(
             $"Domain '{Name}' has no serial log to watch; add <log file='/path/console.log'/> to its <serial> element.");
         var deadline = DateTime.UtcNow + timeout;
-        var offset = 0L;
-        var pending = new StringBuilder();
+        var follower = new LogLineFollower(log);
         string? last = null;
         while (true)
         {
-            if (File.Exists(log))
+            foreach (var line in await follower.ReadNewLinesAsync(cancellationToken))
             {
-                await using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                if (stream.Length < offset)
+                last = line;
+                if (line.Contains(marker, StringComparison.Ordinal))
                 {
-                    // The log was started afresh (the domain restarted): read it from the top.
-                    offset = 0;
-                    pending.Clear();
-                }
-
-                stream.Seek(offset, SeekOrigin.Begin);
-                using var reader = new StreamReader(stream, Encoding.UTF8);
-                var text = await reader.ReadToEndAsync(cancellationToken);
-                offset = stream.Length;
-                pending.Append(text);
-                var lines = pending.ToString().Split('\n');
-                pending.Clear().Append(lines[^1]);
-                foreach (var line in lines[..^1])
-                {
-                    var clean = line.TrimEnd('\r');
-                    last = clean;
-                    if (clean.Contains(marker, StringComparison.Ordinal))
-                    {
-                        return clean;
-                    }
+                    return line;
                 }
             }
 
