@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO.Pipelines;
@@ -31,11 +30,14 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 {
     private const int MaxProcessCache = 4096;
     private const int MaxCachedProcessBytes = 1024;
+    private const int DecodedCacheSlots = 1024;
+    private const int MaxCachedDecodedBytes = 512;
 
     private readonly PipeReader _pipe;
     private readonly string? _fileName;
     private readonly List<string> _strings = [];
-    private readonly Dictionary<int, (byte[] Section, Process Process)> _processes = [];
+    private readonly Dictionary<int, (byte[] Section, bool HasParentPid, Process Process)> _processes = [];
+    private (byte[] Section, IReadOnlyDictionary<string, object?> Map)[]? _decodedCache;
     private VcpuState[] _vcpus = [];
     private byte[]? _scratch;
     private TraceHeader? _header;
@@ -616,7 +618,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             process = ReadProcess(ref reader, body, (flags & TraceFormat.SyscallHasParentPid) != 0);
         }
 
-        var decoded = reader.Map();
+        var decoded = ReadDecoded(ref reader, body);
         if (!reader.AtEnd)
         {
             throw Damaged(recordOffset, "a system call record has bytes left over after its last field");
@@ -636,24 +638,19 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     {
         var start = reader.Position;
         var pid = reader.Int32();
-        reader.SkipStr();
-        if (hasParentPid)
-        {
-            reader.Int32();
-        }
 
-        reader.SkipMap();
-        var section = body[start..reader.Position];
-        if (_processes.TryGetValue(pid, out var known) && section.SequenceEqual(known.Section))
+        // Bytes equal to a section read before parse the same way (the string table only grows),
+        // so a repeated process needs no parsing at all.
+        if (_processes.TryGetValue(pid, out var known) && known.HasParentPid == hasParentPid && body[start..].StartsWith(known.Section))
         {
+            reader.Position = start + known.Section.Length;
             return known.Process;
         }
 
-        var end = reader.Position;
-        reader.Position = start + 4;
         var name = reader.Str();
         int? parentPid = hasParentPid ? reader.Int32() : null;
         var process = new Process(pid, name, parentPid, reader.Map());
+        var section = body[start..reader.Position];
         if (section.Length <= MaxCachedProcessBytes)
         {
             if (_processes.Count >= MaxProcessCache)
@@ -661,10 +658,47 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
                 _processes.Clear();
             }
 
-            _processes[pid] = (section.ToArray(), process);
+            _processes[pid] = (section.ToArray(), hasParentPid, process);
         }
-        Debug.Assert(reader.Position == end, "the skip and the full read agree");
+
         return process;
+    }
+
+    /// <summary>
+    /// Reads the decoded-values map. Calls repeat their decoded values a lot (the same paths,
+    /// descriptors, sizes): a map byte-identical to one in the direct-mapped cache is that same
+    /// immutable map again, with no string decoded and nothing allocated. Maps holding arrays
+    /// (mutable) and large maps are decoded every time.
+    /// </summary>
+    private IReadOnlyDictionary<string, object?>? ReadDecoded(ref BodyReader reader, ReadOnlySpan<byte> body)
+    {
+        // The map is the record's last field, so a well-formed map is the rest of the body. Bytes
+        // equal to a map decoded before decode the same way (the string table only grows), so a
+        // hit needs no parsing; anything else, damage included, goes through the full decoder.
+        var start = reader.Position;
+        var section = body[start..];
+        if (section.Length <= 2 || section.Length > MaxCachedDecodedBytes)
+        {
+            return reader.Map();
+        }
+
+        var hash = new HashCode();
+        hash.AddBytes(section);
+        var cache = _decodedCache ??= new (byte[], IReadOnlyDictionary<string, object?>)[DecodedCacheSlots];
+        ref var slot = ref cache[hash.ToHashCode() & (DecodedCacheSlots - 1)];
+        if (slot.Section is not null && section.SequenceEqual(slot.Section))
+        {
+            reader.Position = body.Length;
+            return slot.Map;
+        }
+
+        var map = reader.Map();
+        if (reader.AtEnd && map is SmallMap small && small.HasOnlyImmutableValues())
+        {
+            slot = (section.ToArray(), small);
+        }
+
+        return map;
     }
 
     private void ReadString(ReadOnlySpan<byte> body, long recordOffset)
@@ -755,66 +789,6 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         {
             readonly get => _position;
             set => _position = value;
-        }
-
-        public void SkipStr()
-        {
-            var id = UInt32();
-            if (id == TraceFormat.InlineString)
-            {
-                Take(UInt32());
-            }
-            else if (id >= (uint)_owner._strings.Count)
-            {
-                throw Fail($"string id {id} is not defined (the trace has defined {_owner._strings.Count} so far)");
-            }
-        }
-
-        public void SkipMap()
-        {
-            var count = UInt16();
-            for (var i = 0; i < count; i++)
-            {
-                SkipStr();
-                SkipValue();
-            }
-        }
-
-        private void SkipValue()
-        {
-            var tag = (ValueTag)Byte();
-            switch (tag)
-            {
-                case ValueTag.Null:
-                    break;
-                case ValueTag.Int64:
-                case ValueTag.UInt64:
-                    Take(8);
-                    break;
-                case ValueTag.Int32:
-                    Take(4);
-                    break;
-                case ValueTag.Boolean:
-                    Take(1);
-                    break;
-                case ValueTag.String:
-                case ValueTag.Bytes:
-                    Take(UInt32());
-                    break;
-                case ValueTag.StringArray:
-                    for (var n = UInt32(); n > 0; n--)
-                    {
-                        Take(UInt32());
-                    }
-
-                    break;
-                case ValueTag.Unreadable:
-                    Take(8);
-                    Take(UInt32());
-                    break;
-                default:
-                    throw Fail($"unknown value tag {(byte)tag}");
-            }
         }
 
         public byte Byte() => Take(1)[0];
