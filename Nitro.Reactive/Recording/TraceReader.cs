@@ -502,7 +502,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             var left = payload.Length - position - TraceFormat.RecordHeaderSize;
             if (bodyLength > (uint)left)
             {
-                throw Damaged(recordOffset, $"record length {bodyLength} exceeds the {left} bytes left in its block");
+                ThrowRecordTooLong(recordOffset, bodyLength, left);
             }
 
             if (_ended)
@@ -526,7 +526,8 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
                     ReadEnd(body, recordOffset);
                     break;
                 default:
-                    throw Damaged(recordOffset, $"unknown record kind {(byte)kind}");
+                    ThrowUnknownKind(recordOffset, kind);
+                    break;
             }
 
             position += TraceFormat.RecordHeaderSize + (int)bodyLength;
@@ -535,7 +536,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
         if (seen != count)
         {
-            throw Damaged(blockOffset, $"the block header says {count} records but the block holds {seen}");
+            ThrowCountMismatch(blockOffset, count, seen);
         }
     }
 
@@ -543,7 +544,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     {
         if (body.Length != TraceFormat.EventFixedSize && body.Length != TraceFormat.EventWithSregsSize)
         {
-            throw Damaged(recordOffset, $"an event record of {body.Length} bytes (expected {TraceFormat.EventFixedSize} or {TraceFormat.EventWithSregsSize})");
+            ThrowEventLength(recordOffset, body.Length);
         }
 
         var vcpu = BinaryPrimitives.ReadUInt16LittleEndian(body);
@@ -554,13 +555,13 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         if (vcpu >= TraceFormat.MaxVcpus || direction > 1 || mechanism > 1 || flags > 1 || body[5] != 0 || body[6] != 0 || body[7] != 0 ||
             withSregs != (body.Length == TraceFormat.EventWithSregsSize))
         {
-            throw Damaged(recordOffset, $"an event record with invalid fields (vcpu {vcpu}, direction {direction}, mechanism {mechanism}, flags 0x{flags:x2})");
+            ThrowEventFields(recordOffset, vcpu, direction, mechanism, flags);
         }
 
         ref var state = ref Vcpu(vcpu);
         if (!withSregs && !state.HasSpecialRegisters)
         {
-            throw Damaged(recordOffset, $"the first event of vCPU {vcpu} lacks its special registers");
+            ThrowFirstEventWithoutSpecialRegisters(recordOffset, vcpu);
         }
 
         state.Registers = MemoryMarshal.Read<Registers>(body[16..]);
@@ -587,12 +588,12 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         var reserved = reader.Byte();
         if (vcpu >= _vcpus.Length || !_vcpus[vcpu].HasSpecialRegisters)
         {
-            throw Damaged(recordOffset, $"a system call record for vCPU {vcpu}, which has no event before it");
+            ThrowSyscallWithoutEvent(recordOffset, vcpu);
         }
 
         if ((flags & ~7) != 0 || reserved != 0)
         {
-            throw Damaged(recordOffset, $"a system call record with unknown flags 0x{flags:x2}");
+            ThrowSyscallFlags(recordOffset, flags);
         }
 
         var number = reader.Int64();
@@ -603,7 +604,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         {
             if (!CallingConvention.TryGetByName(conventionName, out var found))
             {
-                throw Damaged(recordOffset, $"unknown calling convention '{conventionName}'");
+                ThrowUnknownConvention(recordOffset, conventionName);
             }
 
             (_lastConventionName, _lastConvention) = (conventionName, found);
@@ -756,6 +757,41 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
     private TraceFormatException Damaged(long offset, string problem) => new(problem, offset, _fileName);
 
+    // Throw helpers for the per-record paths: kept out of line so that the hot methods do not
+    // carry (and zero on every call) the locals of the message formatting.
+    [DoesNotReturn]
+    private void ThrowRecordTooLong(long offset, uint bodyLength, int left) =>
+        throw Damaged(offset, $"record length {bodyLength} exceeds the {left} bytes left in its block");
+
+    [DoesNotReturn]
+    private void ThrowUnknownKind(long offset, RecordKind kind) => throw Damaged(offset, $"unknown record kind {(byte)kind}");
+
+    [DoesNotReturn]
+    private void ThrowCountMismatch(long offset, uint count, uint seen) =>
+        throw Damaged(offset, $"the block header says {count} records but the block holds {seen}");
+
+    [DoesNotReturn]
+    private void ThrowEventLength(long offset, int length) =>
+        throw Damaged(offset, $"an event record of {length} bytes (expected {TraceFormat.EventFixedSize} or {TraceFormat.EventWithSregsSize})");
+
+    [DoesNotReturn]
+    private void ThrowEventFields(long offset, ushort vcpu, byte direction, byte mechanism, byte flags) =>
+        throw Damaged(offset, $"an event record with invalid fields (vcpu {vcpu}, direction {direction}, mechanism {mechanism}, flags 0x{flags:x2})");
+
+    [DoesNotReturn]
+    private void ThrowFirstEventWithoutSpecialRegisters(long offset, ushort vcpu) =>
+        throw Damaged(offset, $"the first event of vCPU {vcpu} lacks its special registers");
+
+    [DoesNotReturn]
+    private void ThrowSyscallWithoutEvent(long offset, ushort vcpu) =>
+        throw Damaged(offset, $"a system call record for vCPU {vcpu}, which has no event before it");
+
+    [DoesNotReturn]
+    private void ThrowSyscallFlags(long offset, byte flags) => throw Damaged(offset, $"a system call record with unknown flags 0x{flags:x2}");
+
+    [DoesNotReturn]
+    private void ThrowUnknownConvention(long offset, string name) => throw Damaged(offset, $"unknown calling convention '{name}'");
+
     private struct VcpuState
     {
         public Registers Registers;
@@ -812,9 +848,12 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             }
 
             var strings = _owner._strings;
-            return id < (uint)strings.Count
-                ? strings[(int)id]
-                : throw Fail($"string id {id} is not defined (the trace has defined {strings.Count} so far)");
+            if (id >= (uint)strings.Count)
+            {
+                ThrowUndefinedString(id);
+            }
+
+            return strings[(int)id];
         }
 
         public string Inline()
@@ -910,7 +949,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         {
             if (count > (uint)(_body.Length - _position))
             {
-                throw Fail($"a field of {count} bytes runs past the end of the record ({_body.Length - _position} bytes left)");
+                ThrowPastEnd(count);
             }
 
             var span = _body.Slice(_position, (int)count);
@@ -920,5 +959,13 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
         [DoesNotReturn]
         private readonly TraceFormatException Fail(string problem) => throw _owner.Damaged(_recordOffset, problem);
+
+        [DoesNotReturn]
+        private readonly void ThrowPastEnd(uint count) =>
+            throw Fail($"a field of {count} bytes runs past the end of the record ({_body.Length - _position} bytes left)");
+
+        [DoesNotReturn]
+        private readonly void ThrowUndefinedString(uint id) =>
+            throw Fail($"string id {id} is not defined (the trace has defined {_owner._strings.Count} so far)");
     }
 }
