@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO.Pipelines;
@@ -31,11 +30,14 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 {
     private const int MaxProcessCache = 4096;
     private const int MaxCachedProcessBytes = 1024;
+    private const int DecodedCacheSlots = 1024;
+    private const int MaxCachedDecodedBytes = 512;
 
     private readonly PipeReader _pipe;
     private readonly string? _fileName;
     private readonly List<string> _strings = [];
-    private readonly Dictionary<int, (byte[] Section, Process Process)> _processes = [];
+    private readonly Dictionary<int, (byte[] Section, bool HasParentPid, Process Process)> _processes = [];
+    private (byte[] Section, IReadOnlyDictionary<string, object?> Map)[]? _decodedCache;
     private VcpuState[] _vcpus = [];
     private byte[]? _scratch;
     private TraceHeader? _header;
@@ -500,7 +502,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             var left = payload.Length - position - TraceFormat.RecordHeaderSize;
             if (bodyLength > (uint)left)
             {
-                throw Damaged(recordOffset, $"record length {bodyLength} exceeds the {left} bytes left in its block");
+                ThrowRecordTooLong(recordOffset, bodyLength, left);
             }
 
             if (_ended)
@@ -524,7 +526,8 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
                     ReadEnd(body, recordOffset);
                     break;
                 default:
-                    throw Damaged(recordOffset, $"unknown record kind {(byte)kind}");
+                    ThrowUnknownKind(recordOffset, kind);
+                    break;
             }
 
             position += TraceFormat.RecordHeaderSize + (int)bodyLength;
@@ -533,7 +536,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
         if (seen != count)
         {
-            throw Damaged(blockOffset, $"the block header says {count} records but the block holds {seen}");
+            ThrowCountMismatch(blockOffset, count, seen);
         }
     }
 
@@ -541,7 +544,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     {
         if (body.Length != TraceFormat.EventFixedSize && body.Length != TraceFormat.EventWithSregsSize)
         {
-            throw Damaged(recordOffset, $"an event record of {body.Length} bytes (expected {TraceFormat.EventFixedSize} or {TraceFormat.EventWithSregsSize})");
+            ThrowEventLength(recordOffset, body.Length);
         }
 
         var vcpu = BinaryPrimitives.ReadUInt16LittleEndian(body);
@@ -552,13 +555,13 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         if (vcpu >= TraceFormat.MaxVcpus || direction > 1 || mechanism > 1 || flags > 1 || body[5] != 0 || body[6] != 0 || body[7] != 0 ||
             withSregs != (body.Length == TraceFormat.EventWithSregsSize))
         {
-            throw Damaged(recordOffset, $"an event record with invalid fields (vcpu {vcpu}, direction {direction}, mechanism {mechanism}, flags 0x{flags:x2})");
+            ThrowEventFields(recordOffset, vcpu, direction, mechanism, flags);
         }
 
         ref var state = ref Vcpu(vcpu);
         if (!withSregs && !state.HasSpecialRegisters)
         {
-            throw Damaged(recordOffset, $"the first event of vCPU {vcpu} lacks its special registers");
+            ThrowFirstEventWithoutSpecialRegisters(recordOffset, vcpu);
         }
 
         state.Registers = MemoryMarshal.Read<Registers>(body[16..]);
@@ -585,12 +588,12 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         var reserved = reader.Byte();
         if (vcpu >= _vcpus.Length || !_vcpus[vcpu].HasSpecialRegisters)
         {
-            throw Damaged(recordOffset, $"a system call record for vCPU {vcpu}, which has no event before it");
+            ThrowSyscallWithoutEvent(recordOffset, vcpu);
         }
 
         if ((flags & ~7) != 0 || reserved != 0)
         {
-            throw Damaged(recordOffset, $"a system call record with unknown flags 0x{flags:x2}");
+            ThrowSyscallFlags(recordOffset, flags);
         }
 
         var number = reader.Int64();
@@ -601,7 +604,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         {
             if (!CallingConvention.TryGetByName(conventionName, out var found))
             {
-                throw Damaged(recordOffset, $"unknown calling convention '{conventionName}'");
+                ThrowUnknownConvention(recordOffset, conventionName);
             }
 
             (_lastConventionName, _lastConvention) = (conventionName, found);
@@ -616,7 +619,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             process = ReadProcess(ref reader, body, (flags & TraceFormat.SyscallHasParentPid) != 0);
         }
 
-        var decoded = reader.Map();
+        var decoded = ReadDecoded(ref reader, body);
         if (!reader.AtEnd)
         {
             throw Damaged(recordOffset, "a system call record has bytes left over after its last field");
@@ -636,24 +639,19 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     {
         var start = reader.Position;
         var pid = reader.Int32();
-        reader.SkipStr();
-        if (hasParentPid)
-        {
-            reader.Int32();
-        }
 
-        reader.SkipMap();
-        var section = body[start..reader.Position];
-        if (_processes.TryGetValue(pid, out var known) && section.SequenceEqual(known.Section))
+        // Bytes equal to a section read before parse the same way (the string table only grows),
+        // so a repeated process needs no parsing at all.
+        if (_processes.TryGetValue(pid, out var known) && known.HasParentPid == hasParentPid && body[start..].StartsWith(known.Section))
         {
+            reader.Position = start + known.Section.Length;
             return known.Process;
         }
 
-        var end = reader.Position;
-        reader.Position = start + 4;
         var name = reader.Str();
         int? parentPid = hasParentPid ? reader.Int32() : null;
         var process = new Process(pid, name, parentPid, reader.Map());
+        var section = body[start..reader.Position];
         if (section.Length <= MaxCachedProcessBytes)
         {
             if (_processes.Count >= MaxProcessCache)
@@ -661,10 +659,47 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
                 _processes.Clear();
             }
 
-            _processes[pid] = (section.ToArray(), process);
+            _processes[pid] = (section.ToArray(), hasParentPid, process);
         }
-        Debug.Assert(reader.Position == end, "the skip and the full read agree");
+
         return process;
+    }
+
+    /// <summary>
+    /// Reads the decoded-values map. Calls repeat their decoded values a lot (the same paths,
+    /// descriptors, sizes): a map byte-identical to one in the direct-mapped cache is that same
+    /// immutable map again, with no string decoded and nothing allocated. Maps holding arrays
+    /// (mutable) and large maps are decoded every time.
+    /// </summary>
+    private IReadOnlyDictionary<string, object?>? ReadDecoded(ref BodyReader reader, ReadOnlySpan<byte> body)
+    {
+        // The map is the record's last field, so a well-formed map is the rest of the body. Bytes
+        // equal to a map decoded before decode the same way (the string table only grows), so a
+        // hit needs no parsing; anything else, damage included, goes through the full decoder.
+        var start = reader.Position;
+        var section = body[start..];
+        if (section.Length <= 2 || section.Length > MaxCachedDecodedBytes)
+        {
+            return reader.Map();
+        }
+
+        var hash = new HashCode();
+        hash.AddBytes(section);
+        var cache = _decodedCache ??= new (byte[], IReadOnlyDictionary<string, object?>)[DecodedCacheSlots];
+        ref var slot = ref cache[hash.ToHashCode() & (DecodedCacheSlots - 1)];
+        if (slot.Section is not null && section.SequenceEqual(slot.Section))
+        {
+            reader.Position = body.Length;
+            return slot.Map;
+        }
+
+        var map = reader.Map();
+        if (reader.AtEnd && map is SmallMap small && small.HasOnlyImmutableValues())
+        {
+            slot = (section.ToArray(), small);
+        }
+
+        return map;
     }
 
     private void ReadString(ReadOnlySpan<byte> body, long recordOffset)
@@ -722,6 +757,41 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
     private TraceFormatException Damaged(long offset, string problem) => new(problem, offset, _fileName);
 
+    // Throw helpers for the per-record paths: kept out of line so that the hot methods do not
+    // carry (and zero on every call) the locals of the message formatting.
+    [DoesNotReturn]
+    private void ThrowRecordTooLong(long offset, uint bodyLength, int left) =>
+        throw Damaged(offset, $"record length {bodyLength} exceeds the {left} bytes left in its block");
+
+    [DoesNotReturn]
+    private void ThrowUnknownKind(long offset, RecordKind kind) => throw Damaged(offset, $"unknown record kind {(byte)kind}");
+
+    [DoesNotReturn]
+    private void ThrowCountMismatch(long offset, uint count, uint seen) =>
+        throw Damaged(offset, $"the block header says {count} records but the block holds {seen}");
+
+    [DoesNotReturn]
+    private void ThrowEventLength(long offset, int length) =>
+        throw Damaged(offset, $"an event record of {length} bytes (expected {TraceFormat.EventFixedSize} or {TraceFormat.EventWithSregsSize})");
+
+    [DoesNotReturn]
+    private void ThrowEventFields(long offset, ushort vcpu, byte direction, byte mechanism, byte flags) =>
+        throw Damaged(offset, $"an event record with invalid fields (vcpu {vcpu}, direction {direction}, mechanism {mechanism}, flags 0x{flags:x2})");
+
+    [DoesNotReturn]
+    private void ThrowFirstEventWithoutSpecialRegisters(long offset, ushort vcpu) =>
+        throw Damaged(offset, $"the first event of vCPU {vcpu} lacks its special registers");
+
+    [DoesNotReturn]
+    private void ThrowSyscallWithoutEvent(long offset, ushort vcpu) =>
+        throw Damaged(offset, $"a system call record for vCPU {vcpu}, which has no event before it");
+
+    [DoesNotReturn]
+    private void ThrowSyscallFlags(long offset, byte flags) => throw Damaged(offset, $"a system call record with unknown flags 0x{flags:x2}");
+
+    [DoesNotReturn]
+    private void ThrowUnknownConvention(long offset, string name) => throw Damaged(offset, $"unknown calling convention '{name}'");
+
     private struct VcpuState
     {
         public Registers Registers;
@@ -757,66 +827,6 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             set => _position = value;
         }
 
-        public void SkipStr()
-        {
-            var id = UInt32();
-            if (id == TraceFormat.InlineString)
-            {
-                Take(UInt32());
-            }
-            else if (id >= (uint)_owner._strings.Count)
-            {
-                throw Fail($"string id {id} is not defined (the trace has defined {_owner._strings.Count} so far)");
-            }
-        }
-
-        public void SkipMap()
-        {
-            var count = UInt16();
-            for (var i = 0; i < count; i++)
-            {
-                SkipStr();
-                SkipValue();
-            }
-        }
-
-        private void SkipValue()
-        {
-            var tag = (ValueTag)Byte();
-            switch (tag)
-            {
-                case ValueTag.Null:
-                    break;
-                case ValueTag.Int64:
-                case ValueTag.UInt64:
-                    Take(8);
-                    break;
-                case ValueTag.Int32:
-                    Take(4);
-                    break;
-                case ValueTag.Boolean:
-                    Take(1);
-                    break;
-                case ValueTag.String:
-                case ValueTag.Bytes:
-                    Take(UInt32());
-                    break;
-                case ValueTag.StringArray:
-                    for (var n = UInt32(); n > 0; n--)
-                    {
-                        Take(UInt32());
-                    }
-
-                    break;
-                case ValueTag.Unreadable:
-                    Take(8);
-                    Take(UInt32());
-                    break;
-                default:
-                    throw Fail($"unknown value tag {(byte)tag}");
-            }
-        }
-
         public byte Byte() => Take(1)[0];
 
         public ushort UInt16() => BinaryPrimitives.ReadUInt16LittleEndian(Take(2));
@@ -838,9 +848,12 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             }
 
             var strings = _owner._strings;
-            return id < (uint)strings.Count
-                ? strings[(int)id]
-                : throw Fail($"string id {id} is not defined (the trace has defined {strings.Count} so far)");
+            if (id >= (uint)strings.Count)
+            {
+                ThrowUndefinedString(id);
+            }
+
+            return strings[(int)id];
         }
 
         public string Inline()
@@ -936,7 +949,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         {
             if (count > (uint)(_body.Length - _position))
             {
-                throw Fail($"a field of {count} bytes runs past the end of the record ({_body.Length - _position} bytes left)");
+                ThrowPastEnd(count);
             }
 
             var span = _body.Slice(_position, (int)count);
@@ -946,5 +959,13 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
         [DoesNotReturn]
         private readonly TraceFormatException Fail(string problem) => throw _owner.Damaged(_recordOffset, problem);
+
+        [DoesNotReturn]
+        private readonly void ThrowPastEnd(uint count) =>
+            throw Fail($"a field of {count} bytes runs past the end of the record ({_body.Length - _position} bytes left)");
+
+        [DoesNotReturn]
+        private readonly void ThrowUndefinedString(uint id) =>
+            throw Fail($"string id {id} is not defined (the trace has defined {_owner._strings.Count} so far)");
     }
 }

@@ -12,6 +12,9 @@ public sealed class Syscall
     private static readonly IReadOnlyDictionary<string, object?> s_nothingDecoded =
         new Dictionary<string, object?>(StringComparer.Ordinal);
 
+    private readonly CallingConvention? _convention;
+    private ArgumentMap? _arguments;
+
     /// <summary>Initializes a new instance.</summary>
     /// <param name="event">The trap it was decoded from.</param>
     /// <param name="number">The system call number (for Windows: table and index, as in RAX).</param>
@@ -36,7 +39,28 @@ public sealed class Syscall
         Name = name ?? throw new ArgumentNullException(nameof(name));
         FullName = fullName ?? throw new ArgumentNullException(nameof(fullName));
         Process = process;
-        Arguments = arguments ?? throw new ArgumentNullException(nameof(arguments));
+        _arguments = arguments ?? throw new ArgumentNullException(nameof(arguments));
+        ThreadId = threadId;
+        Decoded = decoded ?? s_nothingDecoded;
+    }
+
+    /// <summary>Initializes a call whose <see cref="Arguments"/> are built on first use (trace replay: most calls are never asked for them).</summary>
+    internal Syscall(
+        NitroEvent @event,
+        long number,
+        string name,
+        string fullName,
+        Process? process,
+        CallingConvention convention,
+        long? threadId,
+        IReadOnlyDictionary<string, object?>? decoded)
+    {
+        Event = @event;
+        Number = number;
+        Name = name;
+        FullName = fullName;
+        Process = process;
+        _convention = convention;
         ThreadId = threadId;
         Decoded = decoded ?? s_nothingDecoded;
     }
@@ -57,7 +81,7 @@ public sealed class Syscall
     public Process? Process { get; }
 
     /// <summary>Gets the raw arguments.</summary>
-    public ArgumentMap Arguments { get; }
+    public ArgumentMap Arguments => _arguments ?? CreateArguments();
 
     /// <summary>Gets the calling thread's identity, when the back end could tell.</summary>
     public long? ThreadId { get; }
@@ -120,7 +144,9 @@ public sealed class Syscall
             throw new InvalidOperationException("Only an exit can be linked, and only to an entry.");
         }
 
-        return new Syscall(Event, Number, Name, FullName, Process ?? entry.Process, Arguments, ThreadId, Decoded) { Entry = entry };
+        return _arguments is null
+            ? new Syscall(Event, Number, Name, FullName, Process ?? entry.Process, _convention!, ThreadId, Decoded) { Entry = entry }
+            : new Syscall(Event, Number, Name, FullName, Process ?? entry.Process, _arguments, ThreadId, Decoded) { Entry = entry };
     }
 
     /// <inheritdoc />
@@ -128,4 +154,11 @@ public sealed class Syscall
         Direction == SyscallDirection.Enter
             ? $"{Process?.ToString() ?? "?"} {Name}({Number}) enter"
             : $"{Process?.ToString() ?? "?"} {Name}({Number}) exit = {ReturnValue}";
+
+    // Only replayed calls get here: no guest memory, so the map holds no state that could differ between two racing creators.
+    private ArgumentMap CreateArguments()
+    {
+        var created = new ArgumentMap(Event, _convention!, memory: null);
+        return Interlocked.CompareExchange(ref _arguments, created, null) ?? created;
+    }
 }

@@ -71,10 +71,9 @@ internal sealed class SyscallReplayVisitor : ReplayVisitor<Syscall>
 {
     public override void OnSyscall(in TraceEventView e, in TraceSyscallRecord syscall)
     {
-        var @event = ToEvent(in e);
-        var arguments = new ArgumentMap(@event, syscall.Convention, memory: null);
+        // The argument map is built only if a subscriber asks for it.
         Emit(
-            new Syscall(@event, syscall.Number, syscall.Name, syscall.FullName, syscall.Process, arguments, syscall.ThreadId, syscall.Decoded),
+            new Syscall(ToEvent(in e), syscall.Number, syscall.Name, syscall.FullName, syscall.Process, syscall.Convention, syscall.ThreadId, syscall.Decoded),
             e.Timestamp);
     }
 }

@@ -32,6 +32,20 @@ internal sealed class SmallMap(KeyValuePair<string, object?>[] entries) : IReadO
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
+    /// <summary>Gets whether no value can be changed through the map (no arrays), so that several calls may share it.</summary>
+    public bool HasOnlyImmutableValues()
+    {
+        foreach (var entry in entries)
+        {
+            if (entry.Value is not (null or string or long or ulong or int or bool or Syscalls.Unreadable))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private int IndexOf(string key)
     {
         ArgumentNullException.ThrowIfNull(key);
