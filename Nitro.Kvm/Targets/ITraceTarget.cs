@@ -19,6 +19,9 @@ public interface ITraceTarget
     /// <summary>Gets the Linux kernel command line the guest was booted with, when the host knows it.</summary>
     string? KernelCommandLine { get; }
 
+    /// <summary>Gets a value indicating whether the guest has stopped for good (powered off, its QEMU gone).</summary>
+    bool HasExited { get; }
+
     /// <summary>Gets the guest's physical memory, opened on first use and closed with the target.</summary>
     IGuestMemory Memory { get; }
 

@@ -47,6 +47,28 @@ public sealed class LibvirtTraceTarget : ITraceTarget, IDisposable
     /// <inheritdoc />
     public IGuestMemory Memory => _memory;
 
+    /// <inheritdoc />
+    /// <remarks>The domain is shutting down or off, or its QEMU process is gone.</remarks>
+    public bool HasExited
+    {
+        get
+        {
+            if (!Directory.Exists($"/proc/{Pid}"))
+            {
+                return true;
+            }
+
+            try
+            {
+                return _domain.GetState().State is DomainState.Shutdown or DomainState.Shutoff or DomainState.Crashed;
+            }
+            catch (LibvirtException)
+            {
+                return false;
+            }
+        }
+    }
+
     /// <summary>Gets libvirt's state of the domain and the reason code libvirt gave for it.</summary>
     public (DomainState State, int Reason) State => _domain.GetState();
 

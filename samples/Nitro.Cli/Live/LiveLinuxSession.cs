@@ -178,9 +178,26 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
         }
     }
 
-    /// <summary>The decoded calls of the guest: every call, or only the named ones.</summary>
+    /// <summary>
+    /// The decoded calls of the guest: every call, or only the named ones. The stream completes when
+    /// the guest powers off; a gdbstub lost because the guest's QEMU went away with it (libvirt
+    /// destroys a domain whose guest powered off) counts as that, not as a failure.
+    /// </summary>
     public IObservable<Syscall> Syscalls(IReadOnlyCollection<string>? names) =>
-        Observable.Defer(() => Backend.Process(Listener.Listen(Backend.CreatePlan(names))));
+        Observable.Defer(() => Backend.Process(Listener.Listen(Backend.CreatePlan(names))))
+            .Catch((GdbTargetLostException lost) => Observable.FromAsync(GuestEndedAsync)
+                .SelectMany(ended => ended ? Observable.Empty<Syscall>() : Observable.Throw<Syscall>(lost)));
+
+    /// <summary>Whether the guest has stopped, waiting briefly for its QEMU to finish going away.</summary>
+    private async Task<bool> GuestEndedAsync(CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < 50 && !Target.HasExited; i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+
+        return Target.HasExited;
+    }
 
     /// <summary>Lets a guest that waits (nitro.wait) start its workload.</summary>
     public async Task ReleaseWorkloadAsync()
