@@ -112,7 +112,7 @@ public sealed class SyscallBackendTests
     public void Hooks_see_the_paused_vcpu_and_can_change_arguments()
     {
         var backend = new TableBackend();
-        var access = new RecordingVcpu();
+        var access = new InMemoryVcpu();
         using var pause = VcpuHandle.Pause(0, access);
         var e = Fakes.Event(rax: 0, rdi: 3, handle: pause.Handle);
         using var hook = backend.DefineHook("read", s => s.Arguments.Set(0, 99));
@@ -157,19 +157,5 @@ public sealed class SyscallBackendTests
             };
             return name is null ? null : new Syscall(@event, (long)number, name, "__x64_sys_" + name, new Process(1, "init"), new ArgumentMap(@event, CallingConvention.LinuxX64, null));
         }
-    }
-
-    private sealed class RecordingVcpu : IVcpuAccess
-    {
-        public Registers Registers;
-        public SpecialRegisters SpecialRegisters;
-
-        public void GetRegisters(out Registers registers) => registers = Registers;
-
-        public void SetRegisters(in Registers registers) => Registers = registers;
-
-        public void GetSpecialRegisters(out SpecialRegisters registers) => registers = SpecialRegisters;
-
-        public void SetSpecialRegisters(in SpecialRegisters registers) => SpecialRegisters = registers;
     }
 }

@@ -45,13 +45,13 @@ public sealed class EventModelTests
     [Test]
     public void Handle_reads_and_writes_while_paused_and_refuses_after_resume()
     {
-        var access = new FakeVcpu();
+        var access = new InMemoryVcpu();
         var pause = VcpuHandle.Pause(3, access);
         var handle = pause.Handle;
         var regs = handle.GetRegisters();
         regs.Rax = 7;
         handle.SetRegisters(regs);
-        Assert.That(access.Regs.Rax, Is.EqualTo(7));
+        Assert.That(access.Registers.Rax, Is.EqualTo(7));
         Assert.That(handle.IsPaused, Is.True);
 
         pause.Dispose();
@@ -67,8 +67,8 @@ public sealed class EventModelTests
     [Test]
     public void Saved_frame_handle_reads_and_writes_its_frame_and_ends_with_the_pause()
     {
-        var vcpu = new FakeVcpu { Regs = new Registers { Rax = 1 } };
-        var frame = new FakeVcpu { Regs = new Registers { Rax = 2 } };
+        var vcpu = new InMemoryVcpu { Registers = new Registers { Rax = 1 } };
+        var frame = new InMemoryVcpu { Registers = new Registers { Rax = 2 } };
         var pause = VcpuHandle.Pause(1, vcpu);
         var handle = pause.Handle.ForSavedUserFrame(0xffffc900_0001_3f58, frame);
 
@@ -83,8 +83,8 @@ public sealed class EventModelTests
             Assert.That(handle.Target, Is.EqualTo(VcpuRegisterTarget.SavedUserFrame));
             Assert.That(handle.FrameAddress, Is.EqualTo(0xffffc900_0001_3f58UL));
             Assert.That(handle.Vcpu, Is.EqualTo(1));
-            Assert.That(frame.Regs.Rax, Is.EqualTo(42UL), "the write went to the frame");
-            Assert.That(vcpu.Regs.Rax, Is.EqualTo(1UL), "not to the vCPU");
+            Assert.That(frame.Registers.Rax, Is.EqualTo(42UL), "the write went to the frame");
+            Assert.That(vcpu.Registers.Rax, Is.EqualTo(1UL), "not to the vCPU");
             Assert.That(handle.IsPaused, Is.True);
         });
 
@@ -93,7 +93,7 @@ public sealed class EventModelTests
         Assert.That(handle.IsPaused, Is.False);
         Assert.Throws<VcpuResumedException>(() => handle.GetRegisters());
         Assert.Throws<VcpuResumedException>(() => handle.SetRegisters(default));
-        Assert.That(frame.Regs.Rax, Is.EqualTo(42UL));
+        Assert.That(frame.Registers.Rax, Is.EqualTo(42UL));
     }
 
     [Test]
@@ -104,19 +104,5 @@ public sealed class EventModelTests
         Assert.That(a == b, Is.True);
         b.R15 = 3;
         Assert.That(a != b, Is.True);
-    }
-
-    private sealed class FakeVcpu : IVcpuAccess
-    {
-        public Registers Regs;
-        public SpecialRegisters Sregs;
-
-        public void GetRegisters(out Registers registers) => registers = Regs;
-
-        public void SetRegisters(in Registers registers) => Regs = registers;
-
-        public void GetSpecialRegisters(out SpecialRegisters registers) => registers = Sregs;
-
-        public void SetSpecialRegisters(in SpecialRegisters registers) => Sregs = registers;
     }
 }

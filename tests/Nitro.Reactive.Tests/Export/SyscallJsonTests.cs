@@ -257,7 +257,7 @@ public sealed class SyscallJsonTests
     [Test]
     public void ToJson_lists_modified_arguments()
     {
-        var access = new RecordingVcpu();
+        var access = new InMemoryVcpu();
         using var pause = VcpuHandle.Pause(0, access);
         var @event = SyscallSamples.Event(SyscallDirection.Enter, 257, handle: pause.Handle);
         var arguments = new ArgumentMap(@event, CallingConvention.LinuxX64, null);
@@ -324,18 +324,4 @@ public sealed class SyscallJsonTests
 
     private static string Expected(string text) =>
         System.Text.Encoding.UTF8.GetString(System.Text.Encoding.UTF8.GetBytes(text));
-
-    private sealed class RecordingVcpu : IVcpuAccess
-    {
-        private Registers _registers;
-        private SpecialRegisters _special;
-
-        public void GetRegisters(out Registers registers) => registers = _registers;
-
-        public void SetRegisters(in Registers registers) => _registers = registers;
-
-        public void GetSpecialRegisters(out SpecialRegisters registers) => registers = _special;
-
-        public void SetSpecialRegisters(in SpecialRegisters registers) => _special = registers;
-    }
 }

@@ -128,7 +128,7 @@ public sealed class ArgumentMapTests
     public void Set_through_a_live_handle_changes_the_register_and_records_the_index()
     {
         var registers = new Registers { Rdi = 1, Rsi = 2, Rdx = 3, R10 = 4, Rax = 257 };
-        var access = new FakeVcpu(registers);
+        var access = new InMemoryVcpu(registers);
         using var pause = VcpuHandle.Pause(0, access);
         var map = new ArgumentMap(Event(registers, pause.Handle), CallingConvention.LinuxX64, memory: null);
 
@@ -149,7 +149,7 @@ public sealed class ArgumentMapTests
     [Test]
     public void Set_on_a_32_bit_convention_writes_the_truncated_value()
     {
-        var access = new FakeVcpu(new Registers { Rbx = 0xFFFF_FFFF_FFFF_FFFF });
+        var access = new InMemoryVcpu(new Registers { Rbx = 0xFFFF_FFFF_FFFF_FFFF });
         using var pause = VcpuHandle.Pause(1, access);
         var map = new ArgumentMap(Event(access.Registers, pause.Handle), CallingConvention.LinuxIa32, memory: null);
 
@@ -167,7 +167,7 @@ public sealed class ArgumentMapTests
     {
         var builder = new PageTableBuilder().Map4K(StackPage, StackFrame);
         var registers = new Registers { Rsp = StackPage };
-        using var pause = VcpuHandle.Pause(0, new FakeVcpu(registers));
+        using var pause = VcpuHandle.Pause(0, new InMemoryVcpu(registers));
         var map = new ArgumentMap(Event(registers, pause.Handle), CallingConvention.WindowsX64, builder.AddressSpace());
 
         map.Set(5, 0xABCD);
@@ -183,7 +183,7 @@ public sealed class ArgumentMapTests
     [Test]
     public void Set_after_the_vcpu_resumed_throws_VcpuResumedException()
     {
-        var access = new FakeVcpu(new Registers { Rdi = 1 });
+        var access = new InMemoryVcpu(new Registers { Rdi = 1 });
         var pause = VcpuHandle.Pause(2, access);
         var map = new ArgumentMap(Event(access.Registers, pause.Handle), CallingConvention.LinuxX64, memory: null);
         pause.Dispose();
@@ -215,7 +215,7 @@ public sealed class ArgumentMapTests
     [Test]
     public void Set_on_an_exit_throws_InvalidOperationException_and_writes_nothing()
     {
-        var access = new FakeVcpu(new Registers { Rdi = 1 });
+        var access = new InMemoryVcpu(new Registers { Rdi = 1 });
         using var pause = VcpuHandle.Pause(0, access);
         var exit = new NitroEvent(0, SyscallDirection.Exit, SyscallMechanism.Syscall, access.Registers, default, 0, pause.Handle);
         var map = new ArgumentMap(exit, CallingConvention.LinuxX64, memory: null);
@@ -238,27 +238,5 @@ public sealed class ArgumentMapTests
         Span<byte> bytes = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
         builder.WriteBytes(physicalAddress, bytes);
-    }
-
-    private sealed class FakeVcpu(Registers registers) : IVcpuAccess
-    {
-        private Registers _registers = registers;
-        private SpecialRegisters _special;
-
-        public Registers Registers => _registers;
-
-        public int SetCalls { get; private set; }
-
-        public void GetRegisters(out Registers registers) => registers = _registers;
-
-        public void SetRegisters(in Registers registers)
-        {
-            SetCalls++;
-            _registers = registers;
-        }
-
-        public void GetSpecialRegisters(out SpecialRegisters registers) => registers = _special;
-
-        public void SetSpecialRegisters(in SpecialRegisters registers) => _special = registers;
     }
 }

@@ -8,7 +8,7 @@ public sealed class SetReturnValueTests
     [Test]
     public void SetReturnValue_on_a_live_exit_writes_rax_through_the_handle_and_keeps_the_observed_value()
     {
-        var vcpu = new RecordingVcpu(new Registers { Rax = unchecked((ulong)-2), Rdi = 7 });
+        var vcpu = new InMemoryVcpu(new Registers { Rax = unchecked((ulong)-2), Rdi = 7 });
         using var pause = VcpuHandle.Pause(0, vcpu);
         var exit = Call(SyscallDirection.Exit, vcpu.Registers, pause.Handle);
 
@@ -19,14 +19,15 @@ public sealed class SetReturnValueTests
             Assert.That(vcpu.Registers.Rax, Is.EqualTo(42UL));
             Assert.That(vcpu.Registers.Rdi, Is.EqualTo(7UL), "other registers are untouched");
             Assert.That(exit.ReturnValue, Is.EqualTo(-2), "the call keeps what the kernel returned");
+            Assert.That(vcpu.SetSpecialCalls, Is.Zero, "special registers are untouched");
         });
     }
 
     [Test]
     public void SetReturnValue_on_a_saved_frame_handle_writes_the_frame_not_the_vcpu()
     {
-        var vcpu = new RecordingVcpu(new Registers { Rax = 0xdead });
-        var frame = new RecordingVcpu(new Registers { Rax = unchecked((ulong)-2) });
+        var vcpu = new InMemoryVcpu(new Registers { Rax = 0xdead });
+        var frame = new InMemoryVcpu(new Registers { Rax = unchecked((ulong)-2) });
         using var pause = VcpuHandle.Pause(1, vcpu);
         var exit = Call(SyscallDirection.Exit, frame.Registers, pause.Handle.ForSavedUserFrame(0xffffc900_0000_0f58, frame));
 
@@ -36,13 +37,14 @@ public sealed class SetReturnValueTests
         {
             Assert.That((long)frame.Registers.Rax, Is.EqualTo(-13));
             Assert.That(vcpu.SetCalls, Is.Zero);
+            Assert.That(vcpu.SetSpecialCalls + frame.SetSpecialCalls, Is.Zero, "special registers are untouched");
         });
     }
 
     [Test]
     public void SetReturnValue_on_an_entry_throws_InvalidOperationException()
     {
-        var vcpu = new RecordingVcpu(new Registers { Rax = 39 });
+        var vcpu = new InMemoryVcpu(new Registers { Rax = 39 });
         using var pause = VcpuHandle.Pause(0, vcpu);
         var entry = Call(SyscallDirection.Enter, vcpu.Registers, pause.Handle);
 
@@ -61,8 +63,8 @@ public sealed class SetReturnValueTests
     [Test]
     public void SetReturnValue_after_the_vcpu_resumed_throws_VcpuResumedException_and_writes_nothing()
     {
-        var vcpu = new RecordingVcpu(new Registers { Rax = 3 });
-        var frame = new RecordingVcpu(new Registers { Rax = 3 });
+        var vcpu = new InMemoryVcpu(new Registers { Rax = 3 });
+        var frame = new InMemoryVcpu(new Registers { Rax = 3 });
         var pause = VcpuHandle.Pause(2, vcpu);
         var direct = Call(SyscallDirection.Exit, vcpu.Registers, pause.Handle);
         var saved = Call(SyscallDirection.Exit, frame.Registers, pause.Handle.ForSavedUserFrame(0x1000, frame));
@@ -80,26 +82,5 @@ public sealed class SetReturnValueTests
     {
         var e = new NitroEvent(handle?.Vcpu ?? 0, direction, SyscallMechanism.Syscall, registers, default, 0, handle);
         return new Syscall(e, 39, "getpid", "__x64_sys_getpid", null, new ArgumentMap(e, CallingConvention.LinuxX64, null), 100);
-    }
-
-    private sealed class RecordingVcpu(Registers registers) : IVcpuAccess
-    {
-        private Registers _registers = registers;
-
-        public Registers Registers => _registers;
-
-        public int SetCalls { get; private set; }
-
-        public void GetRegisters(out Registers registers) => registers = _registers;
-
-        public void SetRegisters(in Registers registers)
-        {
-            SetCalls++;
-            _registers = registers;
-        }
-
-        public void GetSpecialRegisters(out SpecialRegisters registers) => registers = default;
-
-        public void SetSpecialRegisters(in SpecialRegisters registers) => throw new NotSupportedException();
     }
 }
