@@ -1,13 +1,18 @@
+using Microsoft.Reactive.Testing;
 using Nitro.Reactive.Syscalls;
-using Nitro.Reactive.Testing;
 using Nitro.Reactive.Testing.Builders;
 using Nitro.Reactive.Testing.Marbles;
 using Nitro.Samples.Rules;
 
 namespace Nitro.Samples.Tests;
 
-/// <summary>The sample rule under virtual time: one marble frame is one second.</summary>
-public sealed class ShadowThenSocketRuleTests
+/// <summary>
+/// The sample rule under virtual time, the way an Rx test suite writes it: Microsoft's
+/// <see cref="TestScheduler"/>, <see cref="ReactiveTest"/> and <see cref="ReactiveAssert"/>, plus what the
+/// one Nitro.Reactive.Testing package adds — marble diagrams (one frame is one second here), fake-syscall
+/// builders, and a recorded trace replayed in its own time.
+/// </summary>
+public sealed class ShadowThenSocketRuleTests : ReactiveTest
 {
     private static readonly TimeSpan s_window = TimeSpan.FromSeconds(5);
 
@@ -21,7 +26,7 @@ public sealed class ShadowThenSocketRuleTests
         ['x'] = SyscallBuilder.Exit("socket", 3).ByProcess("evil", 66).Build(),
     };
 
-    private static TestScheduler SecondsScheduler() => new() { FrameTicks = TimeSpan.FromSeconds(1).Ticks };
+    private static TestScheduler SecondsScheduler() => new TestScheduler().WithFrameTicks(TimeSpan.FromSeconds(1).Ticks);
 
     [Test]
     public void Socket_within_five_seconds_of_reading_shadow_raises_an_alert()
@@ -33,7 +38,7 @@ public sealed class ShadowThenSocketRuleTests
         var alerts = AlertsOf(observer);
 
         Assert.That(alerts, Has.Count.EqualTo(1));
-        Assert.That(alerts[0].Time, Is.EqualTo(ReactiveTest.Subscribed + (5 * scheduler.FrameTicks)), "the alert fires at the socket's frame");
+        Assert.That(alerts[0].Time, Is.EqualTo(Subscribed + (5 * scheduler.GetFrameTicks())), "the alert fires at the socket's frame");
         Assert.That(alerts[0].Value.Process.Name, Is.EqualTo("evil"));
         Assert.That(alerts[0].Value.Socket, Is.SameAs(s_calls['k']));
     }
@@ -84,8 +89,8 @@ public sealed class ShadowThenSocketRuleTests
         Assert.That(alerts.Select(a => a.Value.Socket.Name), Is.EqualTo(new[] { "socket", "connect" }));
         Assert.That(alerts.Select(a => a.Time), Is.EqualTo(new[]
         {
-            ReactiveTest.Subscribed + (3 * scheduler.FrameTicks),
-            ReactiveTest.Subscribed + (16 * scheduler.FrameTicks),
+            Subscribed + (3 * scheduler.GetFrameTicks()),
+            Subscribed + (16 * scheduler.GetFrameTicks()),
         }));
     }
 
@@ -96,6 +101,23 @@ public sealed class ShadowThenSocketRuleTests
         var calls = scheduler.Hot("^-s-#", s_calls);
         var observer = scheduler.Start(() => ShadowThenSocketRule.Detect(calls, s_window, scheduler), disposed: long.MaxValue - 1);
         scheduler.ExpectMarbles(observer, "^---#", new Dictionary<char, ShadowThenSocketAlert>());
+    }
+
+    [Test]
+    public void Expected_alerts_can_be_written_with_ReactiveTest_and_checked_by_ReactiveAssert()
+    {
+        var scheduler = SecondsScheduler();
+        var calls = scheduler.Hot("^-s--k---|", s_calls);
+
+        var observer = scheduler.Start(() => ShadowThenSocketRule.Detect(calls, s_window, scheduler), disposed: long.MaxValue - 1);
+
+        ReactiveAssert.AreElementsEqual(
+            new[]
+            {
+                OnNext<ShadowThenSocketAlert>(Subscribed + TimeSpan.FromSeconds(5).Ticks, alert => alert.Socket == s_calls['k']),
+                OnCompleted<ShadowThenSocketAlert>(Subscribed + TimeSpan.FromSeconds(9).Ticks),
+            },
+            observer.Messages);
     }
 
     private static List<Recorded<ShadowThenSocketAlert>> AlertsOf(ITestableObserver<ShadowThenSocketAlert> observer) =>

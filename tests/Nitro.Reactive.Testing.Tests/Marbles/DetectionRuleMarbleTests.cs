@@ -1,4 +1,5 @@
 using System.Reactive.Linq;
+using Microsoft.Reactive.Testing;
 using Nitro.Reactive.Syscalls;
 using Nitro.Reactive.Testing.Builders;
 using Nitro.Reactive.Testing.Marbles;
