@@ -1,8 +1,11 @@
+using System.Reactive.Linq;
 using Microsoft.Reactive.Testing;
 using Nitro.Reactive.Syscalls;
 using Nitro.Reactive.Testing.Builders;
 using Nitro.Reactive.Testing.Marbles;
+using Nitro.Reactive.Testing.Recording;
 using Nitro.Samples.Rules;
+using Nitro.Tests.Shared;
 
 namespace Nitro.Samples.Tests;
 
@@ -18,8 +21,8 @@ public sealed class ShadowThenSocketRuleTests : ReactiveTest
 
     private static readonly Dictionary<char, Syscall> s_calls = new()
     {
-        ['s'] = SyscallBuilder.Enter("openat").ByProcess("evil", 66).WithDecoded("filename", "/etc/shadow").Build(),
-        ['p'] = SyscallBuilder.Enter("openat").ByProcess("evil", 66).WithDecoded("filename", "/etc/passwd").Build(),
+        ['s'] = SyscallBuilder.Enter("openat").ByProcess("evil", 66).WithDecoded("pathname", "/etc/shadow").Build(),
+        ['p'] = SyscallBuilder.Enter("openat").ByProcess("evil", 66).WithDecoded("pathname", "/etc/passwd").Build(),
         ['k'] = SyscallBuilder.Enter("socket").ByProcess("evil", 66).WithArgs(2, 1, 0).Build(),
         ['c'] = SyscallBuilder.Enter("connect").ByProcess("evil", 66).Build(),
         ['o'] = SyscallBuilder.Enter("socket").ByProcess("curl", 77).Build(),
@@ -118,6 +121,48 @@ public sealed class ShadowThenSocketRuleTests : ReactiveTest
                 OnCompleted<ShadowThenSocketAlert>(Subscribed + TimeSpan.FromSeconds(9).Ticks),
             },
             observer.Messages);
+    }
+
+    [Test]
+    public void The_bundled_trace_reads_shadow_but_opens_no_socket_so_the_rule_stays_quiet()
+    {
+        var scheduler = new TestScheduler();
+        var trace = scheduler.ReplaySyscalls(Path.Combine(TestGuest.RepositoryRoot, "samples", "traces", "demo.nitrotrace"));
+        var shadowOpens = scheduler.CreateObserver<Syscall>();
+        trace.Where(c => c.Name is "openat" && c.Decoded.TryGetValue("pathname", out var f) && f is "/etc/shadow").Subscribe(shadowOpens);
+
+        var observer = scheduler.Start(() => ShadowThenSocketRule.Detect(trace, s_window, scheduler), disposed: long.MaxValue - 1);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(shadowOpens.Messages.Count(m => m.Value.Kind == System.Reactive.NotificationKind.OnNext), Is.EqualTo(1), "guest/init runs cat /etc/shadow once");
+            Assert.That(observer.Messages, Has.Count.EqualTo(1), "no alert, only the end of the trace");
+            Assert.That(observer.Messages[0].Value.Kind, Is.EqualTo(System.Reactive.NotificationKind.OnCompleted));
+            Assert.That(
+                TimeSpan.FromTicks(observer.Messages[0].Time - Subscribed),
+                Is.EqualTo(TimeSpan.FromSeconds(4.1)).Within(TimeSpan.FromSeconds(0.2)),
+                "the replay ends 4.1 s of virtual time later, as recorded");
+        }
+    }
+
+    [Test]
+    public void A_socket_two_seconds_after_the_bundled_trace_reads_shadow_raises_an_alert()
+    {
+        var scheduler = new TestScheduler();
+        var trace = scheduler.ReplaySyscalls(Path.Combine(TestGuest.RepositoryRoot, "samples", "traces", "demo.nitrotrace"));
+        // The real open of /etc/shadow by cat, at its recorded time; then a fake socket call by the same process.
+        var open = trace.Messages.Single(m => m.Value.Kind == System.Reactive.NotificationKind.OnNext
+            && m.Value.Value.Name is "openat" && m.Value.Value.Decoded.TryGetValue("pathname", out var f) && f is "/etc/shadow");
+        var socketAt = Subscribed + open.Time + TimeSpan.FromSeconds(2).Ticks;
+        var socket = SyscallBuilder.Enter("socket").ByProcess(open.Value.Value.Process).WithArgs(2, 1, 0).Build();
+        var injected = scheduler.CreateHotObservable(OnNext(socketAt, socket));
+
+        var alerts = AlertsOf(scheduler.Start(() => ShadowThenSocketRule.Detect(trace.Merge(injected), s_window, scheduler), disposed: long.MaxValue - 1));
+
+        Assert.That(alerts, Has.Count.EqualTo(1));
+        Assert.That(alerts[0].Time, Is.EqualTo(socketAt));
+        Assert.That(alerts[0].Value.ShadowOpen, Is.SameAs(open.Value.Value));
+        Assert.That(alerts[0].Value.Process.Name, Is.EqualTo("cat"));
     }
 
     private static List<Recorded<ShadowThenSocketAlert>> AlertsOf(ITestableObserver<ShadowThenSocketAlert> observer) =>
