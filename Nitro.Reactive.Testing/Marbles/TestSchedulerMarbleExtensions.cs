@@ -70,7 +70,10 @@ public static class TestSchedulerMarbleExtensions
     /// <exception cref="FormatException">The diagram is malformed.</exception>
     public static ITestableObservable<char> Hot(this TestScheduler scheduler, string diagram) => scheduler.Hot<char>(diagram);
 
-    /// <summary>Creates a cold observable from a diagram such as <c>"-a-b|"</c>; each subscription starts at its first frame.</summary>
+    /// <summary>
+    /// Creates a cold observable from a diagram such as <c>"-a-b|"</c>; each subscription starts at its first
+    /// frame (Microsoft's scheduler delivers what is on frame 0 one tick after the subscription, still frame 0).
+    /// </summary>
     /// <typeparam name="T">The element type.</typeparam>
     /// <param name="scheduler">The scheduler.</param>
     /// <param name="diagram">The diagram; it may not contain <c>^</c>.</param>

@@ -146,8 +146,10 @@ public sealed partial class PackagesTests
     }
 
     [Test]
-    public void A_fresh_project_on_the_packages_runs_a_replay_query()
+    public void A_fresh_project_with_the_one_testing_package_runs_a_replay_query_and_marbles()
     {
+        // Like an existing Rx test suite that adds Nitro.Reactive.Testing and nothing else: Nitro.Reactive,
+        // System.Reactive 7 and Microsoft.Reactive.Testing (on the 6.1 facades) come with it.
         var project = Path.Combine(_work, "consumer");
         Directory.CreateDirectory(project);
         File.WriteAllText(Path.Combine(project, "Consumer.csproj"), $"""
@@ -161,7 +163,6 @@ public sealed partial class PackagesTests
                 <NoWarn>$(NoWarn);NU1603</NoWarn>
               </PropertyGroup>
               <ItemGroup>
-                <PackageReference Include="Nitro.Reactive" Version="{_version}" />
                 <PackageReference Include="Nitro.Reactive.Testing" Version="{_version}" />
               </ItemGroup>
             </Project>
@@ -171,12 +172,23 @@ public sealed partial class PackagesTests
             using Microsoft.Reactive.Testing;
             using Nitro.Reactive.Linq;
             using Nitro.Reactive.Recording;
+            using Nitro.Reactive.Syscalls;
+            using Nitro.Reactive.Testing.Builders;
+            using Nitro.Reactive.Testing.Marbles;
             using Nitro.Reactive.Testing.Recording;
+
+            var calls = new Dictionary<char, Syscall>
+            {
+                ['o'] = SyscallBuilder.Enter("openat").ByProcess("cat", 42).Build(),
+                ['w'] = SyscallBuilder.Enter("write").ByProcess("sh", 7).Build(),
+            };
+            var marbles = new TestScheduler();
+            marbles.ExpectMarbles(marbles.Hot("-o-w-|", calls).WhereProcess("cat"), "-o---|", calls);
 
             var openedByCat = await TraceReplay.Syscalls(args[0]).WhereProcess("cat").WhereSyscall("openat").Count();
             var scheduler = new TestScheduler();
             var counted = scheduler.Start(() => scheduler.ReplaySyscalls(args[0]).Count(), disposed: long.MaxValue - 1);
-            Console.WriteLine($"cat-openat={openedByCat} calls={counted.Messages[0].Value.Value} end={counted.Messages[0].Time}");
+            Console.WriteLine($"marbles=ok cat-openat={openedByCat} calls={counted.Messages[0].Value.Value} end={counted.Messages[0].Time}");
             """);
 
         var (code, output) = Dotnet(project, "run", "-c", "Release", "--", Trace);
@@ -220,7 +232,7 @@ public sealed partial class PackagesTests
         var scheduler = new TestScheduler();
         var counted = scheduler.Start(() => scheduler.ReplaySyscalls(Trace).Count(), disposed: long.MaxValue - 1);
         Assert.That(openedByCat, Is.GreaterThan(0));
-        return $"cat-openat={openedByCat} calls={counted.Messages[0].Value.Value} end={counted.Messages[0].Time}";
+        return $"marbles=ok cat-openat={openedByCat} calls={counted.Messages[0].Value.Value} end={counted.Messages[0].Time}";
     }
 
     private static XDocument Nuspec(ZipArchive package, string id)
