@@ -133,6 +133,15 @@ public sealed class MarbleAssertTests
     }
 
     [Test]
+    public void A_hot_value_on_the_first_frame_comes_just_before_Start_subscribes_at_200()
+    {
+        var scheduler = new TestScheduler();
+        var source = scheduler.Hot("ab|");
+
+        Assert.DoesNotThrow(() => scheduler.ExpectMarbles(source, "-b|"));
+    }
+
+    [Test]
     public void ExpectMarbles_on_an_observable_starts_it_and_returns_the_observer()
     {
         var scheduler = new TestScheduler();
