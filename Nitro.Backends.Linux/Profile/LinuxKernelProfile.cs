@@ -42,6 +42,9 @@ public sealed class LinuxKernelProfile
     internal const string InitTopPgtName = "init_top_pgt";
     internal const string PageOffsetBaseName = "page_offset_base";
 
+    /// <summary>The kernel's boot progress (<c>enum system_states</c>; SYSTEM_RUNNING once it starts <c>/init</c>).</summary>
+    internal const string SystemStateName = "system_state";
+
     /// <summary>The 32-bit entry code and the C functions it calls, where the kernel has them (see <see cref="TryGetSymbol"/>).</summary>
     private static readonly string[] s_ia32EntrySymbols =
     [
@@ -170,7 +173,7 @@ public sealed class LinuxKernelProfile
             document.Symbols[name] = symbols.GetAddress(name) - text;
         }
 
-        foreach (var name in s_ia32EntrySymbols.Append(Ia32SysCallTableName).Append(Ia32SysCallName).Append(InitTopPgtName).Append(PageOffsetBaseName))
+        foreach (var name in s_ia32EntrySymbols.Append(Ia32SysCallTableName).Append(Ia32SysCallName).Append(InitTopPgtName).Append(PageOffsetBaseName).Append(SystemStateName))
         {
             if (symbols.TryGetAddress(name, out var address) && address >= text)
             {
@@ -325,6 +328,26 @@ public sealed class LinuxKernelProfile
         File.WriteAllText(temporary, JsonSerializer.Serialize(_document, ProfileJsonContext.Default.ProfileDocument));
         File.Move(temporary, path, overwrite: true);
         return path;
+    }
+
+    /// <summary>
+    /// Reads how far the kernel has booted: <c>system_state</c>, which is SYSTEM_RUNNING (3) from the moment
+    /// it starts <c>/init</c> — after alternatives, ftrace and read-only text are all in place.
+    /// </summary>
+    /// <param name="memory">The guest's physical memory.</param>
+    /// <returns>The state, or <see langword="null"/> when the kernel has no such symbol.</returns>
+    /// <exception cref="Nitro.Reactive.Memory.GuestMemoryException">The variable is outside guest memory.</exception>
+    public int? ReadSystemState(IGuestMemory memory)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (!TryGetSymbol(SystemStateName, out var address))
+        {
+            return null;
+        }
+
+        Span<byte> value = stackalloc byte[4];
+        memory.Read(address - ImageDelta, value);
+        return BinaryPrimitives.ReadInt32LittleEndian(value);
     }
 
     /// <summary>Gets the short name of a 64-bit system call.</summary>

@@ -8,7 +8,7 @@ namespace Nitro.Backends.Linux.Profile;
 /// </summary>
 internal sealed class ProfileDocument
 {
-    public const int CurrentFormat = 3;
+    public const int CurrentFormat = 4;
 
     public int Format { get; set; } = CurrentFormat;
 

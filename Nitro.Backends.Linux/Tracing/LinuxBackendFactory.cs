@@ -11,6 +11,9 @@ namespace Nitro.Backends.Linux.Tracing;
 /// </summary>
 public sealed class LinuxBackendFactory : ISyscallBackendFactory
 {
+    /// <summary><c>SYSTEM_RUNNING</c> of the kernel's <c>enum system_states</c>.</summary>
+    private const int SystemRunning = 3;
+
     /// <summary>Gets the factory with default settings (the default profile cache).</summary>
     public static LinuxBackendFactory Default { get; } = new();
 
@@ -39,6 +42,17 @@ public sealed class LinuxBackendFactory : ISyscallBackendFactory
         try
         {
             var profile = LinuxKernelProfile.LoadOrBuild(memory, ProfileCacheDirectory, cancellationToken);
+
+            // Before SYSTEM_RUNNING the kernel may still rewrite the code a plan traps (alternatives,
+            // ftrace, static calls): a breakpoint stepped past by the old instruction's length would then
+            // land inside the new one.
+            if (profile.ReadSystemState(memory) is { } state and < SystemRunning)
+            {
+                backend = null;
+                notReady = $"The kernel is still booting (system_state {state}); it is traced once it starts /init.";
+                return false;
+            }
+
             var linux = new LinuxBackend(memory, profile, HookFailurePolicy);
 
             // Early in boot handlers still begin with 'call __fentry__' (ftrace patches them to NOPs

@@ -239,6 +239,14 @@ internal sealed class LinuxTrapPoints
             // follows; later kernels test its boolean result.
             var next = code[i + 1];
             var call = new TrapPoint(code[i].IP, TrapRole.SyscallEntry, TrapEmulation.Execute, code[i].Length);
+            if (next.Mnemonic is Mnemonic.Nop && next.Length == 1 && i + 2 < code.Count && code[i + 2].Mnemonic is Mnemonic.Nop)
+            {
+                // An ALTERNATIVE slot still holds its build-time padding of one-byte NOPs: the kernel has not
+                // applied its alternatives yet and will rewrite these bytes (on 6.1 into one 5-byte NOP).
+                // Stepping over one byte of that later would land inside the new instruction.
+                throw new ProfileException($"After 'call do_syscall_64' entry_SYSCALL_64 still has one-byte NOP padding at 0x{next.IP:x}: the kernel has not applied its alternatives yet. Boot it further and try again.");
+            }
+
             if (next.Mnemonic is Mnemonic.Nop)
             {
                 return (call, new TrapPoint(next.IP, TrapRole.SyscallExit, TrapEmulation.Skip, next.Length));

@@ -29,10 +29,17 @@ public sealed record PluginListenerOptions
     /// </summary>
     public TimeSpan HostTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Gets how many pause iterations the plugin spins before sleeping on a futex.</summary>
-    public int PluginSpin { get; init; } = 300;
+    /// <summary>
+    /// Gets how many pause iterations the plugin spins before sleeping on a futex. Measured on a
+    /// 2-core machine (dd bs=1, 200,000 traps): 300 gave 19,000 traps/s, 3000 gave 82,000, because
+    /// the host's decoding outlasts a short spin and every futex sleep costs a wake-up.
+    /// </summary>
+    public int PluginSpin { get; init; } = 3000;
 
-    /// <summary>Gets how many pause iterations a host thread spins before sleeping on a futex.</summary>
+    /// <summary>
+    /// Gets how many spin iterations a host thread spins before sleeping on a futex (200 gave 7,800
+    /// traps/s in the same measurement: the guest's next trap comes within microseconds).
+    /// </summary>
     public int HostSpin { get; init; } = 2000;
 
     /// <summary>Gets how long to wait for the plugin to take a new plan.</summary>

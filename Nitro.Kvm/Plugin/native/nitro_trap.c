@@ -654,7 +654,7 @@ NITRO_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info
     g_ctl->state = NTP_STATE_RUNNING;
     g_ctl->hold_state = g_hold ? NTP_HOLD_ARMED : NTP_HOLD_OFF;
     g_ctl->timeout_ms = 5000;
-    g_ctl->spin = 300;
+    g_ctl->spin = 3000;
     __atomic_store_n(&g_ctl->magic, NTP_MAGIC, __ATOMIC_RELEASE);
     register_callbacks(id);
     return 0;

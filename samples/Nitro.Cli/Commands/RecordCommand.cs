@@ -69,7 +69,7 @@ internal static class RecordCommand
                 Os = "linux",
                 Kernel = session.Profile.Banner,
                 Vcpus = vcpus,
-                Source = "qemu-gdbstub",
+                Source = session.Listener is Nitro.Kvm.Plugin.PluginListener ? "qemu-plugin" : "qemu-gdbstub",
                 CreatedUtc = origin.WallClock,
                 MonotonicOrigin = origin.MonotonicNanoseconds,
             });

@@ -70,7 +70,7 @@ public sealed class Ia32SyscallTableTests
             var path = Profile.Save(cache);
             var loaded = LinuxKernelProfile.TryLoad(path, KernelImage.Memory);
 
-            Assert.That(Path.GetFileName(path), Does.EndWith("-v3.json"));
+            Assert.That(Path.GetFileName(path), Does.EndWith("-v4.json"));
             Assert.That(loaded, Is.Not.Null);
             Assert.That(loaded!.LoadedFromCache, Is.True);
             Assert.That(loaded.Ia32Syscalls, Is.EqualTo(Profile.Ia32Syscalls));
@@ -86,6 +86,8 @@ public sealed class Ia32SyscallTableTests
             Assert.That(pgt, Is.EqualTo(Symbols.GetAddress("init_top_pgt")));
             Assert.That(loaded.TopOfStackPerCpuOffset, Is.EqualTo(Symbols.GetAddress("cpu_current_top_of_stack")));
             Assert.That(loaded.Offsets.TaskActiveMm, Is.EqualTo(Profile.Offsets.TaskActiveMm).And.Not.Null);
+            Assert.That(loaded.TryGetSymbol("system_state", out var state), Is.True);
+            Assert.That(state, Is.EqualTo(Symbols.GetAddress("system_state")));
         }
         finally
         {

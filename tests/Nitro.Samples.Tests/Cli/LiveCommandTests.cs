@@ -83,6 +83,28 @@ public sealed class LiveCommandTests
         Assert.That(error, Does.Contain("'nosuchcall' is not a system call"));
     }
 
+    // Found while adding the plugin: without a wait marker the gdbstub attached before the kernel had
+    // applied its alternatives, planned to step over a one-byte NOP that later became a five-byte one,
+    // and the guest crashed after its first call while the command reported success.
+    [TestCase("gdbstub")]
+    [TestCase("plugin")]
+    [Category("Integration")]
+    [CancelAfter(400_000)]
+    public async Task Trace_with_no_wait_and_no_filter_traces_the_workload_to_its_end(string listener)
+    {
+        var (kernel, initrd) = TestGuest.Default;
+        var output = Path.Combine(_directory, "all.jsonl");
+
+        var (code, _, error) = await CliRunner.RunAsync(
+            "trace", "--kernel", kernel, "--initrd", initrd, "--no-wait", "--listener", listener, "--format", "jsonl", "--out", output, "--timeout", "360");
+
+        Assert.That(code, Is.EqualTo(NitroCommand.Ok), error);
+        var lines = await File.ReadAllLinesAsync(output);
+        Assert.That(lines.Length, Is.GreaterThan(300), error);
+        Assert.That(lines.Any(l => l.Contains("\"uname\"", StringComparison.Ordinal)), Is.True, "the workload's uname ran traced");
+        Assert.That(lines.Any(l => l.Contains("\"reboot\"", StringComparison.Ordinal)), Is.True, "the trace reaches poweroff's reboot call");
+    }
+
     [Test]
     [Category("Integration")]
     [CancelAfter(240_000)]
@@ -110,7 +132,7 @@ public sealed class LiveCommandTests
 
         await using var reader = TraceReader.OpenFile(output);
         var header = await reader.ReadHeaderAsync(cancellationToken);
-        Assert.That(header.Metadata["source"], Is.EqualTo("qemu-gdbstub"));
+        Assert.That(header.Metadata["source"], Is.EqualTo("qemu-plugin"), "the trap plugin is the default listener");
         Assert.That(header.Metadata["kernel"], Does.StartWith("Linux version "));
         Assert.That(header.CreatedUtc, Is.EqualTo(DateTimeOffset.UtcNow).Within(TimeSpan.FromMinutes(5)));
     }
