@@ -73,6 +73,21 @@ public sealed class JsonLinesGoldenTests
         AssertGolden("modified.jsonl", output.ToArray());
     }
 
+    [Test]
+    public async Task Every_line_is_what_SyscallJson_writes_for_the_call()
+    {
+        using var stream = new MemoryStream(TraceTestData.WriteSyscalls(SyntheticCalls(), blockSize: 4096));
+        var calls = SyntheticCalls().Concat(await TraceReplay.Syscalls(stream).ToList()).ToList();
+        var paired = calls.Where(c => c.Direction == SyscallDirection.Exit).Select(c => c.WithEntry(calls[0].Direction == SyscallDirection.Enter ? calls[0] : calls.First(e => e.Direction == SyscallDirection.Enter)));
+
+        foreach (var call in calls.Concat(paired))
+        {
+            var line = Encoding.UTF8.GetString(await WriteAsync(Observable.Return(call)));
+
+            Assert.That(line, Is.EqualTo(SyscallJson.ToJson(call, s_origin) + "\n"));
+        }
+    }
+
     internal static List<Syscall> SyntheticCalls()
     {
         var calls = TraceTestData.Syscalls(150, seed: 11);
