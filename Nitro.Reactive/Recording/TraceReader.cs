@@ -572,7 +572,6 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         }
 
         state.Registers = MemoryMarshal.Read<Registers>(body[16..]);
-
         if (withSregs)
         {
             state.SpecialRegisters = MemoryMarshal.Read<SpecialRegisters>(body[TraceFormat.EventFixedSize..]);
@@ -649,11 +648,11 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         var pid = reader.Int32();
 
         // Bytes equal to a section read before parse the same way (the string table only grows),
-        // so a repeated process needs no parsing at all.
-        // Direct-mapped by pid: the last section seen for a pid (or a pid sharing its slot).
+        // so a repeated process needs no parsing at all. Direct-mapped by pid: the last section
+        // seen for that pid, or for another pid of the same slot (then a miss).
         var cache = _processes ??= new (byte[]?, bool, Process)[ProcessCacheSlots];
         ref var known = ref cache[pid & (ProcessCacheSlots - 1)];
-        if (known.Section is { } knownSection && known.HasParentPid == hasParentPid && known.Process.Pid == pid && body[start..].StartsWith(knownSection))
+        if (known.Section is { } knownSection && known.HasParentPid == hasParentPid && body[start..].StartsWith(knownSection))
         {
             reader.Position = start + knownSection.Length;
             return known.Process;

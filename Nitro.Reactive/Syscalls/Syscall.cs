@@ -8,18 +8,13 @@ namespace Nitro.Reactive.Syscalls;
 /// matching entry and the duration.
 /// </summary>
 /// <remarks>
-/// <para>
-/// Every call is immutable once delivered (except <see cref="Arguments"/> writes while a live
-/// vCPU is paused), so observers may buffer, window or keep calls after <c>OnNext</c> returns
-/// and read them later, from any thread.
-/// </para>
-/// <para>
-/// A call replayed from a trace (<c>TraceReplay.Syscalls</c>) is one object holding its own copy
-/// of the registers: its <see cref="Event"/> and <see cref="Arguments"/> are built from that copy
-/// on first use (once, also when several threads ask at the same time). It refers to no reader
-/// buffer, so it reads the same however long it is kept and however far the replay has gone;
-/// its process and decoded values may be the same (immutable) objects as other calls'.
-/// </para>
+/// A call does not change once delivered (only <see cref="Arguments"/> writes, while a live vCPU
+/// is paused, and the lazily built <see cref="Arguments"/> of a replayed call, which is built once
+/// even when several threads ask at the same time). So observers may buffer, window or keep calls
+/// after <c>OnNext</c> returns and read them later, from any thread: a call replayed from a trace
+/// (<c>TraceReplay.Syscalls</c>) owns its event and registers and refers to no reader buffer, and
+/// its <see cref="Process"/> and <see cref="Decoded"/> may be the same immutable objects as other
+/// calls' of that trace.
 /// </remarks>
 public sealed class Syscall
 {
@@ -28,15 +23,6 @@ public sealed class Syscall
 
     private readonly CallingConvention? _convention;
     private ArgumentMap? _arguments;
-
-    // A replayed call's event is built on first use from its own copy of the registers.
-    private NitroEvent? _event;
-    private readonly Registers _registers;
-    private readonly SpecialRegistersSnapshot? _specialRegisters;
-    private readonly long _timestamp;
-    private readonly int _vcpu;
-    private readonly SyscallDirection _direction;
-    private readonly SyscallMechanism _mechanism;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="event">The trap it was decoded from.</param>
@@ -57,8 +43,7 @@ public sealed class Syscall
         long? threadId = null,
         IReadOnlyDictionary<string, object?>? decoded = null)
     {
-        _event = @event ?? throw new ArgumentNullException(nameof(@event));
-        (_vcpu, _direction, _mechanism, _timestamp) = (@event.Vcpu, @event.Direction, @event.Mechanism, @event.Timestamp);
+        Event = @event ?? throw new ArgumentNullException(nameof(@event));
         Number = number;
         Name = name ?? throw new ArgumentNullException(nameof(name));
         FullName = fullName ?? throw new ArgumentNullException(nameof(fullName));
@@ -68,14 +53,9 @@ public sealed class Syscall
         Decoded = decoded ?? s_nothingDecoded;
     }
 
-    /// <summary>Initializes a replayed call whose event and <see cref="Arguments"/> are built on first use.</summary>
+    /// <summary>Initializes a call whose <see cref="Arguments"/> are built on first use (trace replay: most calls are never asked for them).</summary>
     internal Syscall(
-        in Registers registers,
-        SpecialRegistersSnapshot specialRegisters,
-        int vcpu,
-        SyscallDirection direction,
-        SyscallMechanism mechanism,
-        long timestamp,
+        NitroEvent @event,
         long number,
         string name,
         string fullName,
@@ -84,9 +64,7 @@ public sealed class Syscall
         long? threadId,
         IReadOnlyDictionary<string, object?>? decoded)
     {
-        _registers = registers;
-        _specialRegisters = specialRegisters;
-        (_vcpu, _direction, _mechanism, _timestamp) = (vcpu, direction, mechanism, timestamp);
+        Event = @event;
         Number = number;
         Name = name;
         FullName = fullName;
@@ -96,27 +74,8 @@ public sealed class Syscall
         Decoded = decoded ?? s_nothingDecoded;
     }
 
-    // A copy linked to its entry (WithEntry): the same event, or the same registers to build it from.
-    private Syscall(Syscall source, Process? process, Syscall entry)
-    {
-        // Arguments first: once they are built, so is the event they read.
-        _arguments = Volatile.Read(ref source._arguments);
-        _event = Volatile.Read(ref source._event);
-        _registers = source._registers;
-        _specialRegisters = source._specialRegisters;
-        (_vcpu, _direction, _mechanism, _timestamp) = (source._vcpu, source._direction, source._mechanism, source._timestamp);
-        Number = source.Number;
-        Name = source.Name;
-        FullName = source.FullName;
-        Process = process;
-        _convention = source._convention;
-        ThreadId = source.ThreadId;
-        Decoded = source.Decoded;
-        Entry = entry;
-    }
-
     /// <summary>Gets the trap this call was decoded from.</summary>
-    public NitroEvent Event => Volatile.Read(ref _event) ?? CreateEvent();
+    public NitroEvent Event { get; }
 
     /// <summary>Gets the system call number.</summary>
     public long Number { get; }
@@ -140,31 +99,19 @@ public sealed class Syscall
     public IReadOnlyDictionary<string, object?> Decoded { get; }
 
     /// <summary>Gets whether this is the entry or the exit.</summary>
-    public SyscallDirection Direction => _direction;
+    public SyscallDirection Direction => Event.Direction;
 
     /// <summary>Gets the vCPU that trapped.</summary>
-    public int Vcpu => _vcpu;
+    public int Vcpu => Event.Vcpu;
 
     /// <summary>Gets the return value (RAX, signed) on exit; <see langword="null"/> on entry.</summary>
-    public long? ReturnValue => _direction == SyscallDirection.Exit ? (long)Registers.Rax : null;
+    public long? ReturnValue => Event.Direction == SyscallDirection.Exit ? (long)Event.Registers.Rax : null;
 
     /// <summary>Gets the matching entry of an exit, once paired (<c>PairWithExit</c> or the back end).</summary>
     public Syscall? Entry { get; private init; }
 
     /// <summary>Gets the time from the matching entry to this exit, once paired.</summary>
-    public TimeSpan? Duration => Entry is null ? null : TimeSpan.FromTicks((_timestamp - Entry._timestamp) / 100);
-
-    /// <summary>Gets the event's timestamp without building a replayed call's event.</summary>
-    internal long Timestamp => _timestamp;
-
-    /// <summary>Gets the event's mechanism without building a replayed call's event.</summary>
-    internal SyscallMechanism Mechanism => _mechanism;
-
-    /// <summary>Gets the event's general registers without building a replayed call's event.</summary>
-    internal ref readonly Registers Registers => ref _specialRegisters is null ? ref Event.Registers : ref _registers;
-
-    /// <summary>Gets the event's CR3 without building a replayed call's event.</summary>
-    internal ulong Cr3 => _specialRegisters is { } special ? special.Value.Cr3 : Event.SpecialRegisters.Cr3;
+    public TimeSpan? Duration => Entry is null ? null : TimeSpan.FromTicks((Event.Timestamp - Entry.Event.Timestamp) / 100);
 
     /// <summary>Gets the arguments if they were built (only then can they have been modified).</summary>
     internal ArgumentMap? ArgumentsIfBuilt => Volatile.Read(ref _arguments);
@@ -212,7 +159,9 @@ public sealed class Syscall
             throw new InvalidOperationException("Only an exit can be linked, and only to an entry.");
         }
 
-        return new Syscall(this, Process ?? entry.Process, entry);
+        return _arguments is null
+            ? new Syscall(Event, Number, Name, FullName, Process ?? entry.Process, _convention!, ThreadId, Decoded) { Entry = entry }
+            : new Syscall(Event, Number, Name, FullName, Process ?? entry.Process, _arguments, ThreadId, Decoded) { Entry = entry };
     }
 
     /// <inheritdoc />
@@ -220,13 +169,6 @@ public sealed class Syscall
         Direction == SyscallDirection.Enter
             ? $"{Process?.ToString() ?? "?"} {Name}({Number}) enter"
             : $"{Process?.ToString() ?? "?"} {Name}({Number}) exit = {ReturnValue}";
-
-    private NitroEvent CreateEvent()
-    {
-        // Only replayed calls get here: their registers never change, so racing creators build equal events.
-        var created = NitroEvent.WithSharedSpecialRegisters(_vcpu, _direction, _mechanism, in _registers, _specialRegisters!, _timestamp);
-        return Interlocked.CompareExchange(ref _event, created, null) ?? created;
-    }
 
     // Only replayed calls get here: no guest memory, so the map holds no state that could differ between two racing creators.
     private ArgumentMap CreateArguments()

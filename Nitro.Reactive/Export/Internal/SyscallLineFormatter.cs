@@ -44,8 +44,9 @@ internal sealed class SyscallLineFormatter
     /// <summary>Appends the JSON object of <paramref name="syscall"/> (no newline).</summary>
     public void Write(JsonLineBuffer line, Syscall syscall)
     {
+        var @event = syscall.Event;
         Span<byte> time = stackalloc byte[28];
-        FormatTime(_origin.ToWallClock(syscall.Timestamp).UtcTicks, time);
+        FormatTime(_origin.ToWallClock(@event.Timestamp).UtcTicks, time);
         var exit = syscall.Direction == SyscallDirection.Exit;
 
         line.Append("{\"time\":\""u8);
@@ -78,25 +79,31 @@ internal sealed class SyscallLineFormatter
         if (exit)
         {
             line.Append(",\"return\":"u8);
-            AppendInteger(line, (long)syscall.Registers.Rax);
+            AppendInteger(line, (long)@event.Registers.Rax);
         }
 
         if (syscall.Entry is { } entry)
         {
             line.Append(",\"duration_ns\":"u8);
-            AppendInteger(line, syscall.Timestamp - entry.Timestamp);
+            AppendInteger(line, syscall.Event.Timestamp - entry.Event.Timestamp);
         }
 
+        AppendEvent(line, @event, exit, time);
+        line.Append((byte)'}');
+    }
+
+    private static void AppendEvent(JsonLineBuffer line, NitroEvent @event, bool exit, ReadOnlySpan<byte> time)
+    {
         line.Append(",\"event\":{\"vcpu\":"u8);
-        AppendInteger(line, syscall.Vcpu);
-        line.Append(syscall.Mechanism == SyscallMechanism.Sysenter ? ",\"type\":\"sysenter\""u8 : ",\"type\":\"syscall\""u8);
+        AppendInteger(line, @event.Vcpu);
+        line.Append(@event.Mechanism == SyscallMechanism.Sysenter ? ",\"type\":\"sysenter\""u8 : ",\"type\":\"syscall\""u8);
         line.Append(exit ? ",\"direction\":\"exit\",\"cr3\":"u8 : ",\"direction\":\"enter\",\"cr3\":"u8);
-        AppendHex(line, syscall.Cr3);
+        AppendHex(line, @event.SpecialRegisters.Cr3);
         line.Append(",\"rax\":"u8);
-        AppendHex(line, syscall.Registers.Rax);
+        AppendHex(line, @event.Registers.Rax);
         line.Append(",\"time\":\""u8);
         line.Append(time);
-        line.Append("\"}}"u8);
+        line.Append("\"}"u8);
     }
 
     /// <summary>Forgets a half-written fallback value after a failure.</summary>
@@ -107,7 +114,7 @@ internal sealed class SyscallLineFormatter
         line.Append(",\"args\":["u8);
         var convention = syscall.Convention;
         var count = Math.Min(convention.MaxArguments, MaxArgumentsWritten);
-        ref readonly var registers = ref syscall.Registers;
+        ref readonly var registers = ref syscall.Event.Registers;
         for (var i = 0; i < count; i++)
         {
             var location = convention.Locate(i);

@@ -75,10 +75,9 @@ internal sealed class SyscallReplayVisitor : ReplayVisitor<Syscall>
 {
     public override void OnSyscall(in TraceEventView e, in TraceSyscallRecord syscall)
     {
-        // One object per call: the event and the argument map are built from its registers only if a subscriber asks.
+        // The argument map is built only if a subscriber asks for it.
         Emit(
-            new Syscall(in e.Registers, Snapshot(in e), e.Vcpu, e.Direction, e.Mechanism, e.Timestamp,
-                syscall.Number, syscall.Name, syscall.FullName, syscall.Process, syscall.Convention, syscall.ThreadId, syscall.Decoded),
+            new Syscall(ToEvent(in e), syscall.Number, syscall.Name, syscall.FullName, syscall.Process, syscall.Convention, syscall.ThreadId, syscall.Decoded),
             e.Timestamp);
     }
 }
