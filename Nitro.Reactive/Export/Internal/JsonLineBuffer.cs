@@ -25,9 +25,14 @@ internal sealed class JsonLineBuffer : IBufferWriter<byte>, IDisposable
         return _array.AsMemory(Length);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Span<byte> GetSpan(int sizeHint = 0)
     {
-        Reserve(sizeHint);
+        if (_array.Length - Length < Math.Max(sizeHint, 1))
+        {
+            Reserve(sizeHint);
+        }
+
         return _array.AsSpan(Length);
     }
 

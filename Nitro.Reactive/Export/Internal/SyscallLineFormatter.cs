@@ -46,7 +46,7 @@ internal sealed class SyscallLineFormatter
     {
         var @event = syscall.Event;
         Span<byte> time = stackalloc byte[28];
-        FormatTime(_origin.ToWallClock(@event.Timestamp).UtcTicks, time);
+        FormatTime(WallClockTicks(@event.Timestamp), time);
         var exit = syscall.Direction == SyscallDirection.Exit;
 
         line.Append("{\"time\":\""u8);
@@ -357,33 +357,44 @@ internal sealed class SyscallLineFormatter
         span[1] = (byte)'0';
         span[2] = (byte)'x';
         var digits = value == 0 ? 1 : (67 - BitOperations.LeadingZeroCount(value)) / 4;
-        Span<byte> all = stackalloc byte[16];
-        HexDigits(value, all);
-        all[(16 - digits)..].CopyTo(span[3..]);
+        if (Ssse3.IsSupported)
+        {
+            // Bytes most significant first, each split into its two nibbles; one table look-up for all
+            // 16 digits, then a shuffle that drops the leading zeros; 16 bytes stored, digits + 4 kept.
+            var bytes = Vector128.CreateScalar(BinaryPrimitives.ReverseEndianness(value)).AsByte();
+            var mask = Vector128.Create((byte)0x0F);
+            var high = Vector128.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & mask;
+            var nibbles = Sse2.UnpackLow(high, bytes & mask);
+            var hex = Ssse3.Shuffle(Vector128.Create("0123456789abcdef"u8), nibbles);
+            var aligned = Ssse3.Shuffle(hex, Vector128.Create((byte)(16 - digits)) + Vector128.Create((byte)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+            aligned.CopyTo(span[3..]);
+        }
+        else
+        {
+            for (var i = digits - 1; i >= 0; i--)
+            {
+                span[3 + i] = "0123456789abcdef"u8[(int)(value & 0xF)];
+                value >>= 4;
+            }
+        }
+
         span[3 + digits] = (byte)'"';
         line.Advance(digits + 4);
     }
 
-    /// <summary>Writes the 16 lowercase hex digits of <paramref name="value"/>, most significant first.</summary>
-    private static void HexDigits(ulong value, Span<byte> destination)
+    /// <summary><see cref="TimeOrigin.ToWallClock"/> as UTC ticks, without building the <see cref="DateTimeOffset"/>; out of range it throws as that does.</summary>
+    private long WallClockTicks(long timestamp)
     {
-        if (Ssse3.IsSupported)
+        var ticks = Math.DivRem(timestamp - _origin.MonotonicNanoseconds, 100, out var remainder);
+        if (remainder < 0)
         {
-            // Bytes most significant first, each split into its two nibbles, then one table look-up for all 16.
-            var bytes = Vector128.CreateScalar(BinaryPrimitives.ReverseEndianness(value)).AsByte();
-            var mask = Vector128.Create((byte)0x0F);
-            var high = Vector128.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & mask;
-            var low = bytes & mask;
-            var nibbles = Sse2.UnpackLow(high, low);
-            Ssse3.Shuffle(Vector128.Create("0123456789abcdef"u8), nibbles).CopyTo(destination);
-            return;
+            ticks--;
         }
 
-        for (var i = 15; i >= 0; i--)
-        {
-            destination[i] = "0123456789abcdef"u8[(int)(value & 0xF)];
-            value >>= 4;
-        }
+        var originTicks = _origin.WallClock.UtcTicks;
+        return ticks >= -originTicks && ticks <= DateTime.MaxValue.Ticks - originTicks
+            ? originTicks + ticks
+            : _origin.ToWallClock(timestamp).UtcTicks;
     }
 
     private void FormatTime(long ticks, Span<byte> destination)
