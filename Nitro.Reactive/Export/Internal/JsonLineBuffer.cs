@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Nitro.Reactive.Export.Internal;
 
@@ -40,13 +42,33 @@ internal sealed class JsonLineBuffer : IBufferWriter<byte>, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Append(ReadOnlySpan<byte> bytes)
     {
-        if (_array.Length - Length < bytes.Length)
+        var length = bytes.Length;
+        if (_array.Length - Length < length)
         {
-            Reserve(bytes.Length);
+            Reserve(length);
         }
 
-        bytes.CopyTo(_array.AsSpan(Length));
-        Length += bytes.Length;
+        // Most appends are 8 to 32 bytes (keys, names, times): two overlapping moves, no call to memmove.
+        ref var destination = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_array), Length);
+        ref var source = ref MemoryMarshal.GetReference(bytes);
+        if (length is >= 16 and <= 32)
+        {
+            Vector128.LoadUnsafe(ref source).StoreUnsafe(ref destination);
+            Vector128.LoadUnsafe(ref source, (nuint)(length - 16)).StoreUnsafe(ref destination, (nuint)(length - 16));
+        }
+        else if (length is >= 8 and < 16)
+        {
+            var first = Unsafe.ReadUnaligned<ulong>(ref source);
+            var last = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref source, length - 8));
+            Unsafe.WriteUnaligned(ref destination, first);
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref destination, length - 8), last);
+        }
+        else
+        {
+            bytes.CopyTo(_array.AsSpan(Length));
+        }
+
+        Length += length;
     }
 
     /// <summary>Appends one byte.</summary>
