@@ -13,9 +13,10 @@ namespace Nitro.Reactive.Export;
 /// </summary>
 /// <remarks>
 /// Each line is byte for byte what <see cref="SyscallJson.Write"/> produces for the call, written
-/// without a <see cref="System.Text.Json.Utf8JsonWriter"/> on the common path: calls are kept by
-/// reference only where they cannot change (a replayed call's shared process and decoded values
-/// are formatted once and copied after that), never the live back ends' dictionaries.
+/// without a <see cref="System.Text.Json.Utf8JsonWriter"/> on the common path. The writer keeps the
+/// formatted JSON of objects that cannot change (a replayed call's process and decoded values,
+/// which the trace reader shares between calls; call names) by reference and copies it for later
+/// calls; processes and decoded values a live back end builds are formatted every time.
 /// A call that fails while being written (for example a decoded value whose <see cref="object.ToString"/>
 /// throws) leaves no partial line behind: the line is discarded and the exception propagates.
 /// When the destination fails, the buffered lines are discarded with it and the exception propagates.
