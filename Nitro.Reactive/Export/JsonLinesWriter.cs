@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text;
-using System.Text.Json;
+using Nitro.Reactive.Export.Internal;
 using Nitro.Reactive.Syscalls;
 
 namespace Nitro.Reactive.Export;
@@ -12,6 +12,11 @@ namespace Nitro.Reactive.Export;
 /// from one thread at a time (an Rx observer is, by contract).
 /// </summary>
 /// <remarks>
+/// Each line is byte for byte what <see cref="SyscallJson.Write"/> produces for the call, written
+/// without a <see cref="System.Text.Json.Utf8JsonWriter"/> on the common path. The writer keeps the
+/// formatted JSON of objects that cannot change (a replayed call's process and decoded values,
+/// which the trace reader shares between calls; call names) by reference and copies it for later
+/// calls; processes and decoded values a live back end builds are formatted every time.
 /// A call that fails while being written (for example a decoded value whose <see cref="object.ToString"/>
 /// throws) leaves no partial line behind: the line is discarded and the exception propagates.
 /// When the destination fails, the buffered lines are discarded with it and the exception propagates.
@@ -24,8 +29,8 @@ public sealed class JsonLinesWriter : IDisposable
     private readonly TextWriter? _text;
     private readonly IBufferWriter<byte>? _output;
     private readonly bool _leaveOpen;
-    private readonly LineBuffer _line = new();
-    private readonly Utf8JsonWriter _json;
+    private readonly JsonLineBuffer _line = new();
+    private readonly SyscallLineFormatter _formatter;
     private bool _disposed;
 
     /// <summary>Initializes a writer to a byte stream.</summary>
@@ -75,7 +80,7 @@ public sealed class JsonLinesWriter : IDisposable
     {
         Origin = origin;
         _leaveOpen = leaveOpen;
-        _json = new Utf8JsonWriter(_line, SyscallJson.WriterOptions);
+        _formatter = new SyscallLineFormatter(origin);
     }
 
     /// <summary>Gets the time origin used to convert event timestamps.</summary>
@@ -100,19 +105,16 @@ public sealed class JsonLinesWriter : IDisposable
         var start = _line.Length;
         try
         {
-            SyscallJson.Write(_json, syscall, Origin);
-            _json.Flush();
+            _formatter.Write(_line, syscall);
         }
         catch
         {
-            _json.Reset();
+            _formatter.Reset();
             _line.Truncate(start);
             throw;
         }
 
-        _json.Reset();
-        _line.GetSpan(1)[0] = (byte)'\n';
-        _line.Advance(1);
+        _line.Append((byte)'\n');
         LinesWritten++;
 
         if (AutoFlush)
@@ -151,7 +153,6 @@ public sealed class JsonLinesWriter : IDisposable
         finally
         {
             _disposed = true;
-            _json.Dispose();
             _line.Dispose();
             if (!_leaveOpen)
             {
@@ -202,62 +203,6 @@ public sealed class JsonLinesWriter : IDisposable
         finally
         {
             ArrayPool<char>.Shared.Return(chars);
-        }
-    }
-
-    /// <summary>A growable pooled byte buffer that can forget a failed line.</summary>
-    private sealed class LineBuffer : IBufferWriter<byte>, IDisposable
-    {
-        private byte[] _array = ArrayPool<byte>.Shared.Rent(4096);
-
-        public int Length { get; private set; }
-
-        public ReadOnlySpan<byte> WrittenSpan => _array.AsSpan(0, Length);
-
-        public void Advance(int count)
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(count);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(count, _array.Length - Length);
-            Length += count;
-        }
-
-        public Memory<byte> GetMemory(int sizeHint = 0)
-        {
-            Reserve(sizeHint);
-            return _array.AsMemory(Length);
-        }
-
-        public Span<byte> GetSpan(int sizeHint = 0)
-        {
-            Reserve(sizeHint);
-            return _array.AsSpan(Length);
-        }
-
-        public void Truncate(int length) => Length = length;
-
-        public void Dispose()
-        {
-            var array = _array;
-            _array = [];
-            Length = 0;
-            if (array.Length > 0)
-            {
-                ArrayPool<byte>.Shared.Return(array);
-            }
-        }
-
-        private void Reserve(int sizeHint)
-        {
-            var needed = Math.Max(sizeHint, 1);
-            if (_array.Length - Length >= needed)
-            {
-                return;
-            }
-
-            var grown = ArrayPool<byte>.Shared.Rent(checked(Math.Max(_array.Length * 2, Length + needed)));
-            _array.AsSpan(0, Length).CopyTo(grown);
-            ArrayPool<byte>.Shared.Return(_array);
-            _array = grown;
         }
     }
 }

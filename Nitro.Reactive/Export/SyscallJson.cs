@@ -291,7 +291,7 @@ public static class SyscallJson
         writer.WriteEndObject();
     }
 
-    private static void WriteValue(Utf8JsonWriter writer, object? value, int depth)
+    internal static void WriteValue(Utf8JsonWriter writer, object? value, int depth)
     {
         switch (value)
         {

@@ -4,6 +4,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using System.Text;
 using System.Text.Unicode;
 using Nitro.Reactive.Events;
@@ -28,7 +29,7 @@ namespace Nitro.Reactive.Recording;
 /// </remarks>
 public sealed class TraceReader : IAsyncDisposable, IDisposable
 {
-    private const int MaxProcessCache = 4096;
+    private const int ProcessCacheSlots = 1024;
     private const int MaxCachedProcessBytes = 1024;
     private const int DecodedCacheSlots = 1024;
     private const int MaxCachedDecodedBytes = 512;
@@ -36,7 +37,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     private readonly PipeReader _pipe;
     private readonly string? _fileName;
     private readonly List<string> _strings = [];
-    private readonly Dictionary<int, (byte[] Section, bool HasParentPid, Process Process)> _processes = [];
+    private (byte[]? Section, bool HasParentPid, Process Process)[]? _processes;
     private (byte[] Section, IReadOnlyDictionary<string, object?> Map)[]? _decodedCache;
     private VcpuState[] _vcpus = [];
     private byte[]? _scratch;
@@ -96,7 +97,11 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     public static TraceReader OpenFile(string path)
     {
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-        return Open(stream, path, leaveOpen: false);
+
+        // A regular file is read inline (a page-cache copy); anything else (a FIFO, a device) through the stream pipe.
+        return stream.CanSeek
+            ? new TraceReader(new FilePipeReader(stream, leaveOpen: false), path)
+            : Open(stream, path, leaveOpen: false);
     }
 
     /// <summary>Reads and checks the file header (once; later calls return it again).</summary>
@@ -426,22 +431,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         }
 
         var slice = buffer.Slice(TraceFormat.BlockHeaderSize, payloadLength);
-        ReadOnlySpan<byte> payload;
-        if (slice.IsSingleSegment)
-        {
-            payload = slice.FirstSpan;
-        }
-        else
-        {
-            if (_scratch is null || _scratch.Length < payloadLength)
-            {
-                ReturnScratch();
-                _scratch = ArrayPool<byte>.Shared.Rent((int)payloadLength);
-            }
-
-            slice.CopyTo(_scratch);
-            payload = _scratch.AsSpan(0, (int)payloadLength);
-        }
+        var payload = Payload(slice, (int)payloadLength);
 
         var computed = Crc32C.Compute(payload);
         if (computed != payloadChecksum)
@@ -453,6 +443,23 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         _offset += length;
         _sequence++;
         return true;
+    }
+
+    private ReadOnlySpan<byte> Payload(ReadOnlySequence<byte> slice, int payloadLength)
+    {
+        if (slice.IsSingleSegment)
+        {
+            return slice.FirstSpan;
+        }
+
+        if (_scratch is null || _scratch.Length < payloadLength)
+        {
+            ReturnScratch();
+            _scratch = ArrayPool<byte>.Shared.Rent(payloadLength);
+        }
+
+        slice.CopyTo(_scratch);
+        return _scratch.AsSpan(0, payloadLength);
     }
 
     private void CheckBlockHeader(ReadOnlySpan<byte> head)
@@ -641,10 +648,13 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         var pid = reader.Int32();
 
         // Bytes equal to a section read before parse the same way (the string table only grows),
-        // so a repeated process needs no parsing at all.
-        if (_processes.TryGetValue(pid, out var known) && known.HasParentPid == hasParentPid && body[start..].StartsWith(known.Section))
+        // so a repeated process needs no parsing at all. Direct-mapped by pid: the last section
+        // seen for that pid, or for another pid of the same slot (then a miss).
+        var cache = _processes ??= new (byte[]?, bool, Process)[ProcessCacheSlots];
+        ref var known = ref cache[pid & (ProcessCacheSlots - 1)];
+        if (known.Section is { } knownSection && known.HasParentPid == hasParentPid && body[start..].StartsWith(knownSection))
         {
-            reader.Position = start + known.Section.Length;
+            reader.Position = start + knownSection.Length;
             return known.Process;
         }
 
@@ -654,12 +664,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         var section = body[start..reader.Position];
         if (section.Length <= MaxCachedProcessBytes)
         {
-            if (_processes.Count >= MaxProcessCache)
-            {
-                _processes.Clear();
-            }
-
-            _processes[pid] = (section.ToArray(), hasParentPid, process);
+            known = (section.ToArray(), hasParentPid, process);
         }
 
         return process;
@@ -683,10 +688,8 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             return reader.Map();
         }
 
-        var hash = new HashCode();
-        hash.AddBytes(section);
         var cache = _decodedCache ??= new (byte[], IReadOnlyDictionary<string, object?>)[DecodedCacheSlots];
-        ref var slot = ref cache[hash.ToHashCode() & (DecodedCacheSlots - 1)];
+        ref var slot = ref cache[SlotHash(section) & (DecodedCacheSlots - 1)];
         if (slot.Section is not null && section.SequenceEqual(slot.Section))
         {
             reader.Position = body.Length;
@@ -700,6 +703,31 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         }
 
         return map;
+    }
+
+    /// <summary>
+    /// A cheap hash for picking a cache slot: CRC-32C over 8-byte words (one instruction each)
+    /// where the processor has it, else a multiply-xor mix. Equality is always checked on the bytes.
+    /// </summary>
+    private static int SlotHash(ReadOnlySpan<byte> bytes)
+    {
+        ulong hash = (uint)bytes.Length;
+        var words = bytes;
+        while (words.Length >= 8)
+        {
+            var word = BinaryPrimitives.ReadUInt64LittleEndian(words);
+            hash = Sse42.X64.IsSupported ? Sse42.X64.Crc32(hash, word) : (hash ^ word) * 0x9E3779B97F4A7C15UL;
+            words = words[8..];
+        }
+
+        ulong tail = 0;
+        for (var i = 0; i < words.Length; i++)
+        {
+            tail |= (ulong)words[i] << (8 * i);
+        }
+
+        hash = Sse42.X64.IsSupported ? Sse42.X64.Crc32(hash, tail) : (hash ^ tail) * 0x9E3779B97F4A7C15UL;
+        return (int)(hash ^ (hash >> 32) ^ (hash >> 13));
     }
 
     private void ReadString(ReadOnlySpan<byte> body, long recordOffset)

@@ -24,6 +24,9 @@ public class Process : IEquatable<Process>
         Properties = properties ?? s_noProperties;
     }
 
+    /// <summary>Gets the shared empty properties of processes created without any.</summary>
+    internal static IReadOnlyDictionary<string, object?> NoProperties => s_noProperties;
+
     /// <summary>Gets the process id.</summary>
     public int Pid { get; }
 

@@ -7,6 +7,15 @@ namespace Nitro.Reactive.Syscalls;
 /// number, name, process, arguments, decoded values and — on exit — the return value, the
 /// matching entry and the duration.
 /// </summary>
+/// <remarks>
+/// A call does not change once delivered (only <see cref="Arguments"/> writes, while a live vCPU
+/// is paused, and the lazily built <see cref="Arguments"/> of a replayed call, which is built once
+/// even when several threads ask at the same time). So observers may buffer, window or keep calls
+/// after <c>OnNext</c> returns and read them later, from any thread: a call replayed from a trace
+/// (<c>TraceReplay.Syscalls</c>) owns its event and registers and refers to no reader buffer, and
+/// its <see cref="Process"/> and <see cref="Decoded"/> may be the same immutable objects as other
+/// calls' of that trace.
+/// </remarks>
 public sealed class Syscall
 {
     private static readonly IReadOnlyDictionary<string, object?> s_nothingDecoded =
@@ -103,6 +112,12 @@ public sealed class Syscall
 
     /// <summary>Gets the time from the matching entry to this exit, once paired.</summary>
     public TimeSpan? Duration => Entry is null ? null : TimeSpan.FromTicks((Event.Timestamp - Entry.Event.Timestamp) / 100);
+
+    /// <summary>Gets the arguments if they were built (only then can they have been modified).</summary>
+    internal ArgumentMap? ArgumentsIfBuilt => Volatile.Read(ref _arguments);
+
+    /// <summary>Gets the calling convention without building the arguments.</summary>
+    internal CallingConvention Convention => _convention ?? _arguments!.Convention;
 
     /// <summary>
     /// Changes the result the calling thread gets from this call. Call it from a synchronous

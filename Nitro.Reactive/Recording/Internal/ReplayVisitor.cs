@@ -30,7 +30,11 @@ internal abstract class ReplayVisitor<T> : ITraceVisitor
     /// Copies the view into an event whose special registers are shared with the vCPU's
     /// previous events while the trace says they did not change.
     /// </summary>
-    protected NitroEvent ToEvent(in TraceEventView e)
+    protected NitroEvent ToEvent(in TraceEventView e) =>
+        NitroEvent.WithSharedSpecialRegisters(e.Vcpu, e.Direction, e.Mechanism, in e.Registers, Snapshot(in e), e.Timestamp);
+
+    /// <summary>The vCPU's special registers, shared with its previous events while the trace says they did not change.</summary>
+    protected SpecialRegistersSnapshot Snapshot(in TraceEventView e)
     {
         var vcpu = e.Vcpu;
         if (vcpu >= _snapshots.Length)
@@ -45,7 +49,7 @@ internal abstract class ReplayVisitor<T> : ITraceVisitor
             _snapshots[vcpu] = snapshot;
         }
 
-        return NitroEvent.WithSharedSpecialRegisters(vcpu, e.Direction, e.Mechanism, in e.Registers, snapshot, e.Timestamp);
+        return snapshot;
     }
 
     protected void Emit(T item, long timestamp)

@@ -11,6 +11,8 @@ internal sealed class SmallMap(KeyValuePair<string, object?>[] entries) : IReadO
 {
     public const int MaxCount = 16;
 
+    private int _immutable; // 0 not known yet, 1 yes, 2 no
+
     public int Count => entries.Length;
 
     public IEnumerable<string> Keys => entries.Select(e => e.Key);
@@ -31,6 +33,20 @@ internal sealed class SmallMap(KeyValuePair<string, object?>[] entries) : IReadO
     public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object?>>)entries).GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>Gets whether no value can be changed through the map (<see cref="HasOnlyImmutableValues"/>, remembered).</summary>
+    public bool IsImmutable
+    {
+        get
+        {
+            if (_immutable == 0)
+            {
+                _immutable = HasOnlyImmutableValues() ? 1 : 2;
+            }
+
+            return _immutable == 1;
+        }
+    }
 
     /// <summary>Gets whether no value can be changed through the map (no arrays), so that several calls may share it.</summary>
     public bool HasOnlyImmutableValues()

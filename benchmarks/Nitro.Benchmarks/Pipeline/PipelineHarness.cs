@@ -21,6 +21,7 @@ internal static class PipelineHarness
     {
         var calls = DefaultCalls;
         var runs = DefaultRuns;
+        string? rows = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -31,8 +32,11 @@ internal static class PipelineHarness
                 case "--runs" when i + 1 < args.Length:
                     runs = int.Parse(args[++i], CultureInfo.InvariantCulture);
                     break;
+                case "--rows" when i + 1 < args.Length:
+                    rows = args[++i];
+                    break;
                 default:
-                    Console.Error.WriteLine($"pipeline: unknown argument '{args[i]}'. Usage: pipeline [--calls N] [--runs R]");
+                    Console.Error.WriteLine($"pipeline: unknown argument '{args[i]}'. Usage: pipeline [--calls N] [--runs R] [--rows hace]");
                     return 2;
             }
         }
@@ -53,6 +57,7 @@ internal static class PipelineHarness
 
             (string Name, Func<long> Body)[] cases =
             [
+                ("(h) hand loop: read, CRC, parse, number filter, count", () => HandLoop.CountSyscalls(path, 257, 0)),
                 ("(a) TraceReader + counting visitor (raw events)", () => CountRawEvents(path)),
                 ("(b) TraceReplay.Syscalls -> Count", () => TraceReplay.Syscalls(path).Count().Wait()),
                 ("(c) -> WhereSyscall(openat, read) -> Count", () => TraceReplay.Syscalls(path).WhereSyscall("openat", "read").Count().Wait()),
@@ -61,21 +66,49 @@ internal static class PipelineHarness
                 ("(f) -> Decouple(4096) -> Count", () => TraceReplay.Syscalls(path).Decouple(4096).Count().Wait()),
             ];
 
-            Console.WriteLine();
-            Console.WriteLine($"| {"pipeline",-52} | {"events/s",12} | {"ns/event",9} | {"B/event",8} | {"result",10} |");
-            Console.WriteLine($"|{new string('-', 54)}|{new string('-', 13)}:|{new string('-', 10)}:|{new string('-', 9)}:|{new string('-', 11)}:|");
-            foreach (var (name, body) in cases)
-            {
-                var (seconds, bytes, result) = Measure(body, runs);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {name,-52} | {calls / seconds,12:N0} | {seconds * 1e9 / calls,9:F0} | {(double)bytes / calls,8:F0} | {result,10:N0} |"));
-            }
-
+            RunCases(cases, calls, runs, rows);
             return 0;
         }
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    private static void RunCases((string Name, Func<long> Body)[] cases, int calls, int runs, string? rows)
+    {
+        Console.WriteLine($"load before: {LoadAverage()}");
+        Console.WriteLine();
+        Console.WriteLine($"| {"pipeline",-52} | {"events/s",12} | {"ns/event",9} | {"B/event",8} | {"result",10} |");
+        Console.WriteLine($"|{new string('-', 54)}|{new string('-', 13)}:|{new string('-', 10)}:|{new string('-', 9)}:|{new string('-', 11)}:|");
+        var rates = new double[cases.Length];
+        for (var c = 0; c < cases.Length; c++)
+        {
+            var (name, body) = cases[c];
+            if (rows is not null && !rows.Contains(name[1], StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var (seconds, bytes, result) = Measure(body, runs);
+            rates[c] = calls / seconds;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {name,-52} | {calls / seconds,12:N0} | {seconds * 1e9 / calls,9:F0} | {(double)bytes / calls,8:F0} | {result,10:N0} |"));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"(c) / (h) = {(rates[0] > 0 ? rates[3] / rates[0] : double.NaN):F2} (target >= 0.5); load after: {LoadAverage()}"));
+    }
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/loadavg").Trim();
+        }
+        catch (IOException)
+        {
+            return "unknown";
         }
     }
 

@@ -192,6 +192,36 @@ public sealed class TraceReplayTests
     }
 
     [Test]
+    public async Task A_file_of_blocks_larger_than_one_read_replays_as_its_stream_does_and_every_cut_fails_cleanly()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"nitro-file-{Guid.NewGuid():N}.nitrotrace");
+        try
+        {
+            var file = WriteSyscalls(TraceTestData.Syscalls(2500, seed: 43), blockSize: 200 * 1024);
+            await File.WriteAllBytesAsync(path, file);
+            using var stream = new MemoryStream(file);
+
+            var fromFile = await TraceReplay.Syscalls(path).ToList();
+            var fromStream = await TraceReplay.Syscalls(stream).ToList();
+
+            Assert.That(fromFile.Select(s => (s.Name, s.Number, s.Event.Timestamp, s.Event.Registers.Rax)),
+                Is.EqualTo(fromStream.Select(s => (s.Name, s.Number, s.Event.Timestamp, s.Event.Registers.Rax))));
+            foreach (var cut in new[] { 10, 100, 70_000, 200_000, 300_000, file.Length - 1 })
+            {
+                await File.WriteAllBytesAsync(path, file.AsSpan(0, cut).ToArray());
+                var delivered = 0;
+                var error = Assert.ThrowsAsync<TraceFormatException>(async () => await TraceReplay.Syscalls(path).Do(_ => delivered++).LastOrDefaultAsync(), $"cut at {cut}");
+                Assert.That(error!.FileName, Is.EqualTo(path));
+                Assert.That(delivered, Is.LessThan(fromStream.Count));
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
     public async Task Disposal_stops_reading_a_large_trace()
     {
         var file = WriteEvents(TraceTestData.Events(20_000, 2, seed: 39), blockSize: 16 * 1024);
