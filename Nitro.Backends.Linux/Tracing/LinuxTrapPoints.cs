@@ -239,17 +239,18 @@ internal sealed class LinuxTrapPoints
             // follows; later kernels test its boolean result.
             var next = code[i + 1];
             var call = new TrapPoint(code[i].IP, TrapRole.SyscallEntry, TrapEmulation.Execute, code[i].Length);
-            if (next.Mnemonic is Mnemonic.Nop && next.Length == 1 && i + 2 < code.Count && code[i + 2].Mnemonic is Mnemonic.Nop)
-            {
-                // An ALTERNATIVE slot still holds its build-time padding of one-byte NOPs: the kernel has not
-                // applied its alternatives yet and will rewrite these bytes (on 6.1 into one 5-byte NOP).
-                // Stepping over one byte of that later would land inside the new instruction.
-                throw new ProfileException($"After 'call do_syscall_64' entry_SYSCALL_64 still has one-byte NOP padding at 0x{next.IP:x}: the kernel has not applied its alternatives yet. Boot it further and try again.");
-            }
-
             if (next.Mnemonic is Mnemonic.Nop)
             {
-                return (call, new TrapPoint(next.IP, TrapRole.SyscallExit, TrapEmulation.Skip, next.Length));
+                // An ALTERNATIVE slot holds one-byte NOPs until the kernel applies its alternatives, then
+                // one NOP as long as the slot (on 6.1 five bytes). Stepping over the whole run is right in
+                // both states; stepping over one byte would land inside the later NOP.
+                var length = 0;
+                for (var j = i + 1; j < code.Count && code[j].Mnemonic is Mnemonic.Nop; j++)
+                {
+                    length += code[j].Length;
+                }
+
+                return (call, new TrapPoint(next.IP, TrapRole.SyscallExit, TrapEmulation.Skip, length));
             }
 
             if (next.Mnemonic == Mnemonic.Test && next.Op0Kind == OpKind.Register && next.Op0Register == Register.AL &&

@@ -9,9 +9,10 @@ namespace Nitro.Kvm.Machinery;
 /// <summary>
 /// The embedded machinery module: each machine is a <c>qemu-system-x86_64</c> that this process
 /// starts itself (no daemon), from a kernel and initramfs named in its section —
-/// <c>kernel</c>, optional <c>initrd</c>, <c>append</c>, <c>memory</c> (MiB), <c>vcpus</c> — ready for
-/// the gdbstub listener. It has no snapshots: every start boots fresh. Configured from
-/// <c>conf/qemu.conf</c>.
+/// <c>kernel</c>, optional <c>initrd</c>, <c>append</c>, <c>memory</c> (MiB), <c>vcpus</c>, and
+/// <c>listener</c> (<c>plugin</c>, the default, loads the trap plugin when gcc can build it;
+/// <c>gdbstub</c> leaves it out) — ready for either listener. It has no snapshots: every start boots
+/// fresh. Configured from <c>conf/qemu.conf</c>.
 /// </summary>
 public sealed class QemuMachinery : MachineryModule, ITraceableMachinery, IAsyncDisposable
 {
@@ -77,6 +78,18 @@ public sealed class QemuMachinery : MachineryModule, ITraceableMachinery, IAsync
             Vcpus = section.TryGetInt32("vcpus", out var vcpus) ? vcpus : 1,
             Name = machine.Label,
         };
+        var listener = section.TryGetString("listener", out var value) ? value : "plugin";
+        if (listener is not ("plugin" or "gdbstub"))
+        {
+            throw new MachineryException(machine.Label, $"qemu: machine '{machine.Label}' has listener = {listener}; use plugin or gdbstub.", null);
+        }
+
+        // No hold at the first user-mode instruction: a machine may be started without being traced.
+        if (listener is "plugin" && !KvmProbe.IsUsable() && Plugin.TrapPlugin.TryEnsureBuilt(out var plugin, out _))
+        {
+            options.TrapPlugin = new TrapPluginLaunch(plugin);
+        }
+
         _running[machine.Label] = await QemuMachine.StartAsync(options, cancellationToken);
     }
 

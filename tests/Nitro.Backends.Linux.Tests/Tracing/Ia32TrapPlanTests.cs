@@ -11,6 +11,25 @@ namespace Nitro.Backends.Linux.Tests.Tracing;
 public sealed class Ia32TrapPlanTests
 {
     [Test]
+    public void The_exit_point_steps_over_the_whole_alternative_slot_after_the_dispatcher_call_before_the_kernel_patches_it()
+    {
+        // The image on disk has the ALTERNATIVE slot's build-time padding (one-byte NOPs); the running
+        // kernel turns it into one NOP of the slot's length. Both states step over the same bytes.
+        var backend = new LinuxBackend(KernelImage.Memory, KernelImage.Profile);
+        var exit = backend.CreatePlan(null).ExitPoints.Single(p => p.Mechanism == SyscallMechanism.Syscall);
+        var bytes = new byte[exit.Length + 1];
+        KernelImage.Memory.Read(exit.Address - KernelImage.Profile.ImageDelta, bytes);
+
+        Assert.That(exit.Length, Is.EqualTo(5), "the 6.1 slot after 'call do_syscall_64' is five bytes");
+        Assert.That(bytes[..^1], Is.All.EqualTo((byte)0x90), "unpatched: one-byte NOPs");
+        Assert.That(bytes[^1], Is.Not.EqualTo((byte)0x90), "the run ends where the slot ends");
+
+        var callback = backend.CreatePlan(null, TrapStyle.Callback);
+        Assert.That(callback.EntryPoints.Select(p => p.Address), Does.Contain(exit.Address - 5), "callback plans trap the call itself");
+        Assert.That(callback.EntryPoints.Concat(callback.ExitPoints).Count(p => p.Emulation == TrapEmulation.Execute), Is.EqualTo(callback.EntryPoints.Count));
+    }
+
+    [Test]
     public void Full_plan_traps_every_32_bit_gate_at_its_first_instruction_and_after_its_dispatcher_call()
     {
         var symbols = KernelImage.Symbols;
