@@ -291,7 +291,7 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
                     return null;
                 }
 
-                var thread = FindCurrentThread(@event.Vcpu, @event.SpecialRegisters.Gs.Base);
+                var thread = FindCurrentThread(@event.Vcpu, @event.SpecialRegisters.Gs.Base) ?? FromTeb(@event);
                 return Enter(@event, number, thread, null, gated: _requested is not null);
             }
 
@@ -304,9 +304,89 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
             {
                 return Exit(@event);
             }
+
+            // An in-kernel listener (Nitro's ioctls) traps the syscall / sysret instructions themselves:
+            // the entry at the user's syscall (user registers, user GS), the exit at sysret.
+            if (rip < KernelHalf && @event.Direction == SyscallDirection.Enter)
+            {
+                var number = (long)(uint)@event.Registers.Rax;
+                var thread = FindCurrentThread(@event.Vcpu, @event.SpecialRegisters.Gs.Base) ?? FromTeb(@event);
+                return Enter(@event, number, thread, null, gated: false);
+            }
+
+            if (@event.Direction == SyscallDirection.Exit && _points.Exit is null)
+            {
+                return Exit(@event);
+            }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Without a processor block (a built-in profile has no <c>KiProcessorBlock</c>), at the entry
+    /// GS is still the user's TEB: its ClientId names the thread and process, and the process is
+    /// found in the process list (from <c>PsActiveProcessHead</c> or the exported <c>PsInitialSystemProcess</c>).
+    /// </summary>
+    private WindowsCurrentThread? FromTeb(NitroEvent @event)
+    {
+        var teb = @event.SpecialRegisters.Gs.Base;
+        if (teb == 0 || teb >= KernelHalf)
+        {
+            return null;
+        }
+
+        try
+        {
+            var user = X86AddressSpace.FromRegisters(_memory, in @event.SpecialRegisters, _cache);
+            var pid = (long)user.ReadUInt64(teb + 0x40);
+            var tid = (long)user.ReadUInt64(teb + 0x48);
+            var eprocess = FindProcessById(pid);
+            var dtb = eprocess == 0 ? 0 : _kernel.ReadUInt64(eprocess + (ulong)_profile.Offsets.KprocessDirectoryTableBase);
+            return new WindowsCurrentThread(0, eprocess, dtb, tid, pid, 0);
+        }
+        catch (GuestMemoryException)
+        {
+            Statistics.AddMemoryError();
+            return null;
+        }
+    }
+
+    private ulong FindProcessById(long pid)
+    {
+        var o = _profile.Offsets;
+        var links = (ulong)o.EprocessActiveProcessLinks;
+        ulong head;
+        if (_profile.TryGetSymbol("PsActiveProcessHead", out var headRva))
+        {
+            head = _image.ImageBase + headRva;
+        }
+        else if (_image.Exports.TryGetValue("PsInitialSystemProcess", out var systemRva))
+        {
+            head = _kernel.ReadUInt64(_image.ImageBase + systemRva) + links;
+        }
+        else
+        {
+            return 0;
+        }
+
+        var seen = new HashSet<ulong>();
+        var entry = head;
+        while (seen.Count < MaxProcesses && seen.Add(entry))
+        {
+            if (entry != head || !_profile.TryGetSymbol("PsActiveProcessHead", out _))
+            {
+                var eprocess = entry - links;
+                if ((long)_kernel.ReadUInt64(eprocess + (ulong)o.EprocessUniqueProcessId) == pid)
+                {
+                    return eprocess;
+                }
+            }
+
+            entry = _kernel.ReadUInt64(entry);
+        }
+
+        return 0;
     }
 
     /// <inheritdoc />
@@ -343,16 +423,22 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
         user.Rax = (ulong)number;
         var handle = @event.Handle?.ForSavedUserFrame(thread.TrapFrame, new KtrapFrame(_kernel, thread.TrapFrame, _profile.Offsets.TrapFrame, @event));
         var framed = new NitroEvent(@event.Vcpu, SyscallDirection.Enter, SyscallMechanism.Syscall, in user, in @event.SpecialRegisters, @event.Timestamp, handle);
-        return Enter(framed, number, thread, service, gated: true);
+        return Enter(framed, number, thread, service, gated: true, copied: true);
     }
 
-    private Syscall Enter(NitroEvent @event, long number, WindowsCurrentThread? thread, ServiceName? known, bool gated)
+    private Syscall Enter(NitroEvent @event, long number, WindowsCurrentThread? thread, ServiceName? known, bool gated, bool copied = false)
     {
-        var user = X86AddressSpace.FromRegisters(_memory, in @event.SpecialRegisters, _cache);
-        var service = known ?? Name(number, @event.Registers.Rcx, user);
+        IVirtualMemory user = X86AddressSpace.FromRegisters(_memory, in @event.SpecialRegisters, _cache);
+        if (copied)
+        {
+            user = new CopiedArgumentsMemory(user);
+        }
+
+        // After syscall RCX is the return address into the stub; at the syscall itself (an in-kernel listener) RIP is in the stub.
+        var service = known ?? Name(number, @event.Registers.Rip < KernelHalf ? @event.Registers.Rip : @event.Registers.Rcx, user);
         var arguments = new ArgumentMap(@event, CallingConvention.WindowsX64, user);
         var decoded = WindowsSyscallDecoder.Default.DecodeEntry(service.Name, arguments, user, 4 + service.StackArguments);
-        var process = thread is null ? null : Process(thread.Process);
+        var process = thread is null || thread.Process == 0 ? null : Process(thread.Process);
         var call = new Syscall(@event, number, service.Name, service.FullName, process, arguments, thread?.ThreadId, decoded);
 
         // NtTerminateProcess on the caller itself and NtTerminateThread on itself do not return.
@@ -377,7 +463,7 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
 
     private Syscall? Exit(NitroEvent @event)
     {
-        var thread = FindCurrentThread(@event.Vcpu, @event.SpecialRegisters.Gs.Base);
+        var thread = FindCurrentThread(@event.Vcpu, @event.SpecialRegisters.Gs.Base) ?? FromTeb(@event);
         var user = X86AddressSpace.FromRegisters(_memory, in @event.SpecialRegisters, _cache);
         var arguments = new ArgumentMap(@event, CallingConvention.WindowsX64, user);
         var returnValue = @event.Registers.Rax;

@@ -288,7 +288,7 @@ internal sealed class SyntheticWindowsGuest
     /// stack arguments at RSP + 0x28), user GS (the TEB), the process's CR3. Also fills the thread's
     /// trap frame as the kernel would once it has saved the user registers.
     /// </summary>
-    public NitroEvent Enter(int vcpu, GuestThread thread, int number, ulong[] arguments, VcpuHandle? handle = null, ulong? returnAddress = null, long timestamp = 1000)
+    public NitroEvent Enter(int vcpu, GuestThread thread, int number, ulong[] arguments, VcpuHandle? handle = null, ulong? returnAddress = null, long timestamp = 1000, ulong? rip = null)
     {
         Run(vcpu, thread);
         var process = thread.Process;
@@ -307,7 +307,7 @@ internal sealed class SyntheticWindowsGuest
         r.Rcx = returnAddress ?? 0x7FF0_0000_1234;
         r.R11 = 0x246;
         r.Rsp = rsp;
-        r.Rip = EntryAddress;
+        r.Rip = rip ?? EntryAddress;
         r.Rflags = 0x246;
         WriteTrapFrame(thread, in r);
         WriteKernel32(thread.Ethread + (ulong)Offsets.KthreadSystemCallNumber!.Value, (uint)number);
