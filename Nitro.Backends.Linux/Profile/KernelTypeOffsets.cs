@@ -56,4 +56,7 @@ public sealed record KernelTypeOffsets
     /// kernel sets while the task is in a 32-bit system call; <see langword="null"/> when BTF lacks it.
     /// </summary>
     public ulong? TaskThreadInfoStatus { get; init; }
+
+    /// <summary>Gets the offset of <c>task_struct.active_mm</c> (the address space a kernel thread borrows), where BTF has it.</summary>
+    public ulong? TaskActiveMm { get; init; }
 }

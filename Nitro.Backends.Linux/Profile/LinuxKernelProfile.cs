@@ -38,6 +38,10 @@ public sealed class LinuxKernelProfile
     private const string DoSyscall64Name = "do_syscall_64";
     private const string Ia32SysCallName = "ia32_sys_call";
 
+    /// <summary>The kernel's own page tables, and the base of its direct map of physical memory.</summary>
+    internal const string InitTopPgtName = "init_top_pgt";
+    internal const string PageOffsetBaseName = "page_offset_base";
+
     /// <summary>The 32-bit entry code and the C functions it calls, where the kernel has them (see <see cref="TryGetSymbol"/>).</summary>
     private static readonly string[] s_ia32EntrySymbols =
     [
@@ -102,6 +106,9 @@ public sealed class LinuxKernelProfile
     /// <summary>Gets the offset of the current task pointer in each CPU's per-cpu area (<c>current_task</c>, or <c>pcpu_hot.current_task</c> on 6.2+).</summary>
     public ulong CurrentTaskPerCpuOffset => _document.CurrentTaskPerCpuOffset;
 
+    /// <summary>Gets the per-cpu offset of the current task's kernel stack top (<c>cpu_current_top_of_stack</c>), when the kernel has one.</summary>
+    public ulong? TopOfStackPerCpuOffset => _document.TopOfStackPerCpuOffset;
+
     /// <summary>Gets the structure member offsets from BTF.</summary>
     public KernelTypeOffsets Offsets { get; }
 
@@ -163,7 +170,7 @@ public sealed class LinuxKernelProfile
             document.Symbols[name] = symbols.GetAddress(name) - text;
         }
 
-        foreach (var name in s_ia32EntrySymbols.Append(Ia32SysCallTableName).Append(Ia32SysCallName))
+        foreach (var name in s_ia32EntrySymbols.Append(Ia32SysCallTableName).Append(Ia32SysCallName).Append(InitTopPgtName).Append(PageOffsetBaseName))
         {
             if (symbols.TryGetAddress(name, out var address) && address >= text)
             {
@@ -177,6 +184,9 @@ public sealed class LinuxKernelProfile
         document.CurrentTaskPerCpuOffset = symbols.TryGetAddress("current_task", out var current) ? current
             : symbols.TryGetAddress("pcpu_hot", out var hot) ? hot + types.OffsetOf("pcpu_hot", "current_task")
             : throw new ProfileException("The guest kernel has neither a per-cpu current_task nor pcpu_hot symbol; the current task cannot be found.");
+        document.TopOfStackPerCpuOffset = symbols.TryGetAddress("cpu_current_top_of_stack", out var top) ? top
+            : symbols.TryGetAddress("pcpu_hot", out var hotBase) && TryOffsetOf(types, "pcpu_hot", "top_of_stack") is { } topOffset ? hotBase + topOffset
+            : null;
         document.Offsets = ReadOffsets(types);
         document.Syscalls = DecodeTable(symbols, symbols.GetAddress(SysCallTableName), text, ["__x64_sys_"]);
         try
@@ -379,6 +389,7 @@ public sealed class LinuxKernelProfile
             DentryParent = types.OffsetOf("dentry", "d_parent"),
             QstrName = types.OffsetOf("qstr", "name"),
             TaskThreadInfoStatus = TryOffsetOf(types, "task_struct", "thread_info.status"),
+            TaskActiveMm = TryOffsetOf(types, "task_struct", "active_mm"),
         };
     }
 

@@ -8,7 +8,7 @@ namespace Nitro.Backends.Linux.Profile;
 /// </summary>
 internal sealed class ProfileDocument
 {
-    public const int CurrentFormat = 2;
+    public const int CurrentFormat = 3;
 
     public int Format { get; set; } = CurrentFormat;
 
@@ -18,6 +18,9 @@ internal sealed class ProfileDocument
     public Dictionary<string, ulong> Symbols { get; set; } = new(StringComparer.Ordinal);
 
     public ulong CurrentTaskPerCpuOffset { get; set; }
+
+    /// <summary>Gets or sets the per-cpu offset of the current task's kernel stack top (format 3), where the kernel has one.</summary>
+    public ulong? TopOfStackPerCpuOffset { get; set; }
 
     public KernelTypeOffsets? Offsets { get; set; }
 

@@ -32,12 +32,17 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
     private readonly TranslationCache _cache = new();
     private readonly Dictionary<long, Syscall> _pending = [];
     private readonly Dictionary<int, ulong> _perCpuBase = [];
-    private readonly Dictionary<ulong, string?> _exePaths = [];
+    // By (file, dentry, name): a struct file or dentry freed and reused for another executable must not give the old path.
+    private readonly Dictionary<(ulong File, ulong Dentry, ulong Name), string?> _exePaths = [];
     private readonly Lock _gate = new();
     private FrozenDictionary<ulong, SyscallTableEntry> _handlers = FrozenDictionary<ulong, SyscallTableEntry>.Empty;
     private FrozenDictionary<ulong, SyscallTableEntry> _ia32Handlers = FrozenDictionary<ulong, SyscallTableEntry>.Empty;
     private ExitGate? _exitGate;
     private string? _ia32PlanError;
+
+    // Callback plans (the QEMU plugin) filter inside the hypervisor; these sets drop anything else that gets through.
+    private FrozenSet<long>? _requested;
+    private FrozenSet<long>? _requestedIa32;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="memory">The guest's physical memory.</param>
@@ -76,13 +81,7 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         TrapPoint[] exits = [_points.Return, .. _points.Ia32Exits];
         if (syscalls is null || syscalls.Count == 0)
         {
-            lock (_gate)
-            {
-                _exitGate = null;
-                _handlers = FrozenDictionary<ulong, SyscallTableEntry>.Empty;
-                _ia32Handlers = FrozenDictionary<ulong, SyscallTableEntry>.Empty;
-                _ia32PlanError = null;
-            }
+            SetPlanState(null, FrozenDictionary<ulong, SyscallTableEntry>.Empty, FrozenDictionary<ulong, SyscallTableEntry>.Empty, null, null, null);
 
             return new TrapPlan([_points.Entry, .. _points.Ia32Entries.Values.Select(e => e.Point)], exits);
         }
@@ -122,16 +121,114 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         }
 
         var gate = new ExitGate();
-        lock (_gate)
-        {
-            _exitGate = gate;
-            _handlers = handlers.ToFrozenDictionary();
-            _ia32Handlers = ia32Handlers.ToFrozenDictionary();
-            _ia32PlanError = planError;
-        }
+        SetPlanState(gate, handlers.ToFrozenDictionary(), ia32Handlers.ToFrozenDictionary(), planError, null, null);
 
         // Numbers are for in-kernel filters of the 64-bit entry (Nitro's ioctls); ia32 numbers differ.
         return new TrapPlan([.. points.Values], exits, [.. handlers.Values.Select(h => (long)h.Number)], gate);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// For <see cref="TrapStyle.Callback"/> listeners (the QEMU plugin), which read no registers, the
+    /// plan traps where <c>pt_regs</c> is complete: the <c>call do_syscall_64</c> of the 64-bit entry and
+    /// the instruction after it, and each 32-bit gate's dispatcher call and the instruction after it.
+    /// Named calls are selected by number inside the hypervisor (<see cref="TrapPlan.SyscallNumbers"/>
+    /// for 64-bit calls, <see cref="TrapPlan.CompatSyscallNumbers"/> for 32-bit ones), at entry and at
+    /// exit, so no handler is trapped and nothing is armed per call.
+    /// </remarks>
+    /// <exception cref="ProfileException">The kernel lacks a symbol the callback plan needs (<c>init_top_pgt</c>, <c>cpu_current_top_of_stack</c>).</exception>
+    public TrapPlan CreatePlan(IReadOnlyCollection<string>? syscalls, TrapStyle style)
+    {
+        if (style == TrapStyle.Breakpoint)
+        {
+            return CreatePlan(syscalls);
+        }
+
+        var locator = CreateFrameLocator();
+        HashSet<long>? numbers = null, ia32Numbers = null;
+        if (syscalls is { Count: > 0 })
+        {
+            numbers = [];
+            ia32Numbers = [];
+            foreach (var name in syscalls)
+            {
+                var entry = FindImplemented(_profile.Syscalls, name);
+                var ia32 = _points.Ia32Calls.Count > 0 ? FindImplemented(_profile.Ia32Syscalls, name) : null;
+                if (entry is null && ia32 is null)
+                {
+                    var why = _points.Ia32Error is { } error ? $" (32-bit calls are not traced: {error})" : string.Empty;
+                    throw new ArgumentException($"'{name}' is not a system call of this guest ({_profile.Banner.Trim()}).{why}", nameof(syscalls));
+                }
+
+                if (entry is not null)
+                {
+                    numbers.Add(entry.Number);
+                }
+
+                if (ia32 is not null)
+                {
+                    ia32Numbers.Add(ia32.Number);
+                }
+            }
+        }
+
+        SetPlanState(null, FrozenDictionary<ulong, SyscallTableEntry>.Empty, FrozenDictionary<ulong, SyscallTableEntry>.Empty, null, numbers?.ToFrozenSet(), ia32Numbers?.ToFrozenSet());
+
+        TrapPoint[] entries = [_points.Call, .. _points.Ia32Calls.Values.Select(c => c.Point)];
+        TrapPoint[] exits = [_points.Return, .. _points.Ia32Exits.Select(p => p with { FilterSet = 1 })];
+        return new TrapPlan(entries, exits, numbers?.Order().ToArray())
+        {
+            Style = TrapStyle.Callback,
+            Frames = locator,
+            CompatSyscallNumbers = ia32Numbers?.Order().ToArray(),
+        };
+    }
+
+    /// <summary>What Decode needs of the last plan: handler traps and their exit gate (breakpoint plans), requested numbers (callback plans).</summary>
+    private void SetPlanState(ExitGate? gate, FrozenDictionary<ulong, SyscallTableEntry> handlers, FrozenDictionary<ulong, SyscallTableEntry> ia32Handlers, string? ia32PlanError, FrozenSet<long>? requested, FrozenSet<long>? requestedIa32)
+    {
+        lock (_gate)
+        {
+            _exitGate = gate;
+            _handlers = handlers;
+            _ia32Handlers = ia32Handlers;
+            _ia32PlanError = ia32PlanError;
+            _requested = requested;
+            _requestedIa32 = requestedIa32;
+        }
+    }
+
+    /// <summary>Where a trapped thread's pt_regs, task and page tables are, from the guest's own symbols and BTF.</summary>
+    private SavedFrameLocator CreateFrameLocator()
+    {
+        if (!_profile.TryGetSymbol(LinuxKernelProfile.InitTopPgtName, out var initTopPgt))
+        {
+            throw new ProfileException("The guest kernel has no init_top_pgt symbol, so its page tables cannot be walked without CR3; trace it with the gdbstub listener.");
+        }
+
+        if (_profile.TopOfStackPerCpuOffset is not { } topOfStack)
+        {
+            throw new ProfileException("The guest kernel has neither cpu_current_top_of_stack nor pcpu_hot.top_of_stack, so its saved user registers cannot be found without registers; trace it with the gdbstub listener.");
+        }
+
+        // The direct map's base moves with KASLR (CONFIG_RANDOMIZE_MEMORY); without the variable it is the fixed default.
+        var directMap = 0xffff_8880_0000_0000UL;
+        if (_profile.TryGetSymbol(LinuxKernelProfile.PageOffsetBaseName, out var pageOffsetBase))
+        {
+            Span<byte> value = stackalloc byte[8];
+            _memory.Read(pageOffsetBase - _profile.ImageDelta, value);
+            directMap = BinaryPrimitives.ReadUInt64LittleEndian(value);
+        }
+
+        var offsets = _profile.Offsets;
+        return new SavedFrameLocator(
+            kernelPageTableRoot: initTopPgt - _profile.ImageDelta,
+            perVcpuTable: _profile.PerCpuOffset,
+            frame: new GuestPointerPath([(long)topOfStack], -PtRegsFrame.Size),
+            task: new GuestPointerPath([(long)_profile.CurrentTaskPerCpuOffset]),
+            addressSpace: new GuestPointerPath([(long)(offsets.TaskActiveMm ?? offsets.TaskMm), (long)offsets.MmPgd]),
+            addressSpaceBias: directMap,
+            layout: PtRegsFrame.Layout);
     }
 
     /// <inheritdoc />
@@ -140,6 +237,14 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         ArgumentNullException.ThrowIfNull(@event);
         _cache.Invalidate();
         var kernel = X86AddressSpace.FromRegisters(_memory, in @event.SpecialRegisters, _cache, kpti: true);
+        if (@event.Context is { } context)
+        {
+            lock (_gate)
+            {
+                return DecodeSavedFrame(@event, context, kernel);
+            }
+        }
+
         var rip = @event.Registers.Rip;
         lock (_gate)
         {
@@ -177,6 +282,58 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// A trap of a callback listener: the event's registers already are the thread's pt_regs (RAX the
+    /// number on entry, the return value on exit) and its handle writes that frame.
+    /// </summary>
+    private Syscall? DecodeSavedFrame(NitroEvent @event, TrapContext context, X86AddressSpace kernel)
+    {
+        var address = context.Address;
+        if (address == _points.Call.Address)
+        {
+            var number = (long)@event.Registers.Rax;
+            return _requested is { } wanted && !wanted.Contains(number)
+                ? null
+                : Enter(@event, kernel, number, new ArgumentMap(@event, CallingConvention.LinuxX64, kernel), gated: false, task: context.TaskAddress);
+        }
+
+        if (_points.Ia32Calls.TryGetValue(address, out var gate))
+        {
+            var number = (long)(uint)@event.Registers.Rax;
+            return _requestedIa32 is { } wanted && !wanted.Contains(number)
+                ? null
+                : Enter(@event, kernel, number, Ia32GateArguments(@event, kernel, gate.Gate), gated: false, ia32: true, task: context.TaskAddress);
+        }
+
+        var ia32Exit = _points.IsIa32Exit(address);
+        if (address != _points.Return.Address && !ia32Exit)
+        {
+            return null;
+        }
+
+        var origAx = ReadOrigAx(kernel, context.FrameAddress);
+        var requested = ia32Exit ? _requestedIa32 : _requested;
+        if (requested is not null && !requested.Contains(ia32Exit ? (uint)origAx : (long)origAx))
+        {
+            return null;
+        }
+
+        return Exit(@event, kernel, ia32Exit, origAx, context.TaskAddress);
+    }
+
+    private ulong ReadOrigAx(X86AddressSpace kernel, ulong frame)
+    {
+        try
+        {
+            return kernel.ReadUInt64(frame + (ulong)PtRegsFrame.Layout.ExitNumberOffset);
+        }
+        catch (GuestMemoryException)
+        {
+            Statistics.AddMemoryError();
+            return ulong.MaxValue;
+        }
     }
 
     private static SyscallTableEntry? FindImplemented(IReadOnlyList<SyscallTableEntry> table, string name) =>
@@ -232,15 +389,15 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         }
     }
 
-    private Syscall Enter(NitroEvent @event, X86AddressSpace kernel, long number, ArgumentMap arguments, bool gated, bool ia32 = false)
+    private Syscall Enter(NitroEvent @event, X86AddressSpace kernel, long number, ArgumentMap arguments, bool gated, bool ia32 = false, ulong task = 0)
     {
-        var process = ReadCurrentTask(@event.Vcpu, kernel);
+        var process = ReadCurrentTask(@event.Vcpu, kernel, task);
         var (name, fullName) = Names(number, ia32);
         var mechanism = ia32 ? SyscallMechanism.Sysenter : SyscallMechanism.Syscall;
         if (@event.Mechanism != mechanism)
         {
             // A handler both tables share is trapped once; the task's TS_COMPAT told which caller this is.
-            @event = new NitroEvent(@event.Vcpu, @event.Direction, mechanism, in @event.Registers, in @event.SpecialRegisters, @event.Timestamp, @event.Handle);
+            @event = new NitroEvent(@event.Vcpu, @event.Direction, mechanism, in @event.Registers, in @event.SpecialRegisters, @event.Timestamp, @event.Handle) { Context = @event.Context };
         }
 
         var decoded = LinuxSyscallDecoder.Default.DecodeEntry(name, arguments, kernel);
@@ -270,7 +427,13 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
     {
         // Right after the dispatcher returns, RSP points to the caller's saved registers.
         var user = ReadPtRegs(@event, kernel, @event.Registers.Rsp, SyscallDirection.Exit, out var origAx);
-        var process = ReadCurrentTask(@event.Vcpu, kernel);
+        return Exit(user, kernel, ia32, origAx, task: 0);
+    }
+
+    /// <summary>An exit whose event holds the caller's saved registers (RAX: the return value).</summary>
+    private Syscall? Exit(NitroEvent user, X86AddressSpace kernel, bool ia32, ulong origAx, ulong task)
+    {
+        var process = ReadCurrentTask(user.Vcpu, kernel, task);
         var returnValue = (long)user.Registers.Rax;
         var arguments = new ArgumentMap(user, ia32 ? CallingConvention.LinuxIa32 : CallingConvention.LinuxX64, kernel);
         if (process is not null && _pending.Remove(process.Pid, out var entry))
@@ -322,10 +485,18 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         return new NitroEvent(@event.Vcpu, direction, @event.Mechanism, user, @event.SpecialRegisters, @event.Timestamp, handle);
     }
 
-    private LinuxProcess? ReadCurrentTask(int vcpu, X86AddressSpace kernel)
+    /// <param name="vcpu">The vCPU whose per-cpu current_task to read.</param>
+    /// <param name="kernel">The kernel's view of memory.</param>
+    /// <param name="task">The task a callback listener found at the trap (0: read current_task now).</param>
+    private LinuxProcess? ReadCurrentTask(int vcpu, X86AddressSpace kernel, ulong task = 0)
     {
         try
         {
+            if (task != 0)
+            {
+                return ReadTask(kernel, task);
+            }
+
             if (!_perCpuBase.TryGetValue(vcpu, out var perCpu))
             {
                 Span<byte> value = stackalloc byte[8];
@@ -334,8 +505,7 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
                 _perCpuBase[vcpu] = perCpu;
             }
 
-            var task = kernel.ReadUInt64(perCpu + _profile.CurrentTaskPerCpuOffset);
-            return ReadTask(kernel, task);
+            return ReadTask(kernel, kernel.ReadUInt64(perCpu + _profile.CurrentTaskPerCpuOffset));
         }
         catch (GuestMemoryException)
         {
@@ -362,15 +532,20 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         if (mm != 0)
         {
             var exe = kernel.ReadUInt64(mm + offsets.MmExeFile);
-            if (exe != 0 && !_exePaths.TryGetValue(exe, out path))
+            if (exe != 0)
             {
-                path = ReadPath(kernel, kernel.ReadUInt64(exe + offsets.FilePath + offsets.PathDentry));
-                if (_exePaths.Count > 4096)
+                var dentry = kernel.ReadUInt64(exe + offsets.FilePath + offsets.PathDentry);
+                var key = (exe, dentry, kernel.ReadUInt64(dentry + offsets.DentryName + offsets.QstrName));
+                if (!_exePaths.TryGetValue(key, out path))
                 {
-                    _exePaths.Clear();
-                }
+                    path = ReadPath(kernel, dentry);
+                    if (_exePaths.Count > 4096)
+                    {
+                        _exePaths.Clear();
+                    }
 
-                _exePaths[exe] = path;
+                    _exePaths[key] = path;
+                }
             }
         }
 

@@ -42,9 +42,18 @@ internal sealed class LinuxTrapPoints
         _memory = memory;
         _profile = profile;
         Entry = FindEntrySwapgs(profile.EntrySyscall64);
-        Return = FindDispatcherReturn(profile.EntrySyscall64);
-        (Ia32Entries, Ia32Exits, Ia32Error) = FindIa32Gates();
+        (Call, Return) = FindDispatcherCall(profile.EntrySyscall64);
+        (Ia32Entries, Ia32Exits, Ia32Calls, Ia32Error) = FindIa32Gates();
     }
+
+    /// <summary>
+    /// The <c>call do_syscall_64</c> in the 64-bit entry: pt_regs is complete there (orig_ax holds the
+    /// number) and RSP points to it; the entry point of callback plans, which read no registers.
+    /// </summary>
+    public TrapPoint Call { get; }
+
+    /// <summary>Each 32-bit gate's call of its C dispatcher (pt_regs complete), by address: the entries of callback plans.</summary>
+    public IReadOnlyDictionary<ulong, (TrapPoint Point, Ia32Gate Gate)> Ia32Calls { get; }
 
     /// <summary>The first instruction of each 32-bit gate this kernel has, by address.</summary>
     public IReadOnlyDictionary<ulong, (TrapPoint Point, Ia32Gate Gate)> Ia32Entries { get; }
@@ -114,13 +123,14 @@ internal sealed class LinuxTrapPoints
             JumpTarget = emulation == TrapEmulation.Jump ? instruction.NearBranchTarget : 0,
         };
 
-    private (IReadOnlyDictionary<ulong, (TrapPoint, Ia32Gate)> Entries, IReadOnlyList<TrapPoint> Exits, string? Error) FindIa32Gates()
+    private (IReadOnlyDictionary<ulong, (TrapPoint, Ia32Gate)> Entries, IReadOnlyList<TrapPoint> Exits, IReadOnlyDictionary<ulong, (TrapPoint, Ia32Gate)> Calls, string? Error) FindIa32Gates()
     {
         var entries = new Dictionary<ulong, (TrapPoint, Ia32Gate)>();
+        var calls = new Dictionary<ulong, (TrapPoint, Ia32Gate)>();
         var exits = new List<TrapPoint>();
         if (_profile.Ia32Error is { } tableError)
         {
-            return (entries, exits, tableError);
+            return (entries, exits, calls, tableError);
         }
 
         var errors = new List<string>();
@@ -144,8 +154,9 @@ internal sealed class LinuxTrapPoints
                 tried = true;
                 try
                 {
-                    var (entry, exit) = FindGate(entrySymbol, start, dispatcherSymbol);
+                    var (entry, exit, call) = FindGate(entrySymbol, start, dispatcherSymbol);
                     entries[entry.Address] = (entry, gate);
+                    calls[call.Address] = (call, gate);
                     exits.Add(exit);
                 }
                 catch (ProfileException e)
@@ -162,11 +173,11 @@ internal sealed class LinuxTrapPoints
             }
         }
 
-        return (entries, exits, errors.Count == 0 ? null : string.Join(" ", errors));
+        return (entries, exits, calls, errors.Count == 0 ? null : string.Join(" ", errors));
     }
 
     /// <summary>The gate's first instruction (user registers live) and the instruction after <c>mov rdi, rsp; call dispatcher</c>.</summary>
-    private (TrapPoint Entry, TrapPoint Exit) FindGate(string name, ulong start, string dispatcherName)
+    private (TrapPoint Entry, TrapPoint Exit, TrapPoint Call) FindGate(string name, ulong start, string dispatcherName)
     {
         if (!_profile.TryGetSymbol(dispatcherName, out var dispatcher))
         {
@@ -193,7 +204,8 @@ internal sealed class LinuxTrapPoints
                     $"In {name} the call of {dispatcherName} at 0x{code[i].IP:x} is not 'mov rdi, rsp; call; <a NOP, test or jmp>' but '{code[i - 1]}; call; {code[i + 1]}'; 32-bit calls through it cannot be traced.");
             }
 
-            return (Point(code[0], TrapRole.SyscallEntry, entryEmulation), Point(code[i + 1], TrapRole.SyscallExit, exitEmulation));
+            return (Point(code[0], TrapRole.SyscallEntry, entryEmulation), Point(code[i + 1], TrapRole.SyscallExit, exitEmulation),
+                Point(code[i], TrapRole.SyscallEntry, TrapEmulation.Execute) with { FilterSet = 1 });
         }
 
         throw new ProfileException($"No call of {dispatcherName} (0x{dispatcher:x}) found in {name} (0x{start:x}); 32-bit calls through it cannot be traced.");
@@ -213,7 +225,7 @@ internal sealed class LinuxTrapPoints
         throw new ProfileException($"entry_SYSCALL_64 (0x{start:x}) does not begin with swapgs; this kernel's entry code is not supported.");
     }
 
-    private TrapPoint FindDispatcherReturn(ulong start)
+    private (TrapPoint Call, TrapPoint Return) FindDispatcherCall(ulong start)
     {
         var code = Decode(start);
         for (var i = 0; i + 1 < code.Count; i++)
@@ -226,15 +238,16 @@ internal sealed class LinuxTrapPoints
             // 6.1 up to 6.1.x: the dispatcher returns nothing and a patched-out alternative (a NOP)
             // follows; later kernels test its boolean result.
             var next = code[i + 1];
+            var call = new TrapPoint(code[i].IP, TrapRole.SyscallEntry, TrapEmulation.Execute, code[i].Length);
             if (next.Mnemonic is Mnemonic.Nop)
             {
-                return new TrapPoint(next.IP, TrapRole.SyscallExit, TrapEmulation.Skip, next.Length);
+                return (call, new TrapPoint(next.IP, TrapRole.SyscallExit, TrapEmulation.Skip, next.Length));
             }
 
             if (next.Mnemonic == Mnemonic.Test && next.Op0Kind == OpKind.Register && next.Op0Register == Register.AL &&
                 next.Op1Kind == OpKind.Register && next.Op1Register == Register.AL)
             {
-                return new TrapPoint(next.IP, TrapRole.SyscallExit, TrapEmulation.TestAlAl, next.Length);
+                return (call, new TrapPoint(next.IP, TrapRole.SyscallExit, TrapEmulation.TestAlAl, next.Length));
             }
 
             throw new ProfileException($"After 'call do_syscall_64' entry_SYSCALL_64 has '{next}' at 0x{next.IP:x}, which cannot be stepped over safely.");

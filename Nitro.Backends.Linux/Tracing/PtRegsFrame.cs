@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Nitro.Reactive.Events;
+using Nitro.Reactive.Listening;
 using Nitro.Reactive.Memory;
 
 namespace Nitro.Backends.Linux.Tracing;
@@ -22,6 +23,16 @@ internal sealed class PtRegsFrame : IVcpuAccess
     // The pt_regs slot of each Registers field, in kvm_regs order
     // (rax rbx rcx rdx rsi rdi rsp rbp r8 … r15 rip rflags); RAX is ax, or orig_ax on entry.
     private static readonly int[] s_slotOfField = [Ax, 5, 11, 12, 13, 14, 19, 4, 9, 8, 7, 6, 3, 2, 1, 0, 16, 18];
+
+    /// <summary>
+    /// The frame's layout for listeners that read it themselves (the QEMU plugin): RAX is orig_ax on
+    /// entry and ax on exit, and orig_ax still holds the number on exit.
+    /// </summary>
+    public static readonly SavedFrameLayout Layout = new(
+        Size,
+        [.. s_slotOfField.Select(slot => slot * 8)],
+        entryRaxOffset: OrigAx * 8,
+        exitNumberOffset: OrigAx * 8);
 
     private readonly IVirtualMemory _kernel;
     private readonly ulong _address;

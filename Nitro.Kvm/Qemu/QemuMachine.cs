@@ -30,6 +30,7 @@ public sealed class QemuMachine : ITraceTarget, IAsyncDisposable
 
     private QemuMachine(Process process, QemuOptions options, string workDirectory, bool ownsWorkDirectory, string memoryPath, QemuAccelerator accelerator)
     {
+        PluginControlPath = options.TrapPlugin is null ? null : ControlPathFor(memoryPath);
         _process = process;
         _pid = process.Id;
         Options = options;
@@ -73,6 +74,9 @@ public sealed class QemuMachine : ITraceTarget, IAsyncDisposable
 
     /// <summary>Gets the guest RAM file.</summary>
     public string MemoryPath { get; }
+
+    /// <summary>Gets the trap plugin's control file (next to the RAM file), or <see langword="null"/> when QEMU runs without the plugin.</summary>
+    public string? PluginControlPath { get; }
 
     /// <summary>Gets the console log file (serial output and QEMU's own messages).</summary>
     public string ConsoleLogPath { get; }
@@ -171,7 +175,9 @@ public sealed class QemuMachine : ITraceTarget, IAsyncDisposable
         var args = new List<string>
         {
             "-name", "guest=" + options.Name,
-            "-accel", accelerator == QemuAccelerator.Kvm ? "kvm" : "tcg",
+
+            // Several vCPUs under TCG run on one host thread each (MTTCG), so that they trap in parallel.
+            "-accel", accelerator == QemuAccelerator.Kvm ? "kvm" : options.Vcpus > 1 ? "tcg,thread=multi" : "tcg",
             "-machine", "pc,memory-backend=mem",
             "-object", $"memory-backend-file,id=mem,size={memory}M,mem-path={memoryPath},share=on",
             "-m", memory + "M",
@@ -197,6 +203,12 @@ public sealed class QemuMachine : ITraceTarget, IAsyncDisposable
         if (options.StartPaused)
         {
             args.Add("-S");
+        }
+
+        if (options.TrapPlugin is { } plugin)
+        {
+            args.Add("-plugin");
+            args.Add(PluginArgument(plugin, memoryPath));
         }
 
         args.AddRange(options.ExtraArguments);
@@ -335,6 +347,7 @@ public sealed class QemuMachine : ITraceTarget, IAsyncDisposable
             }
 
             TryDelete(MemoryPath);
+            TryDelete(PluginControlPath); // the plugin removes it when QEMU exits normally, not when QEMU is killed
             TryDelete(QmpSocketPath);
             TryDelete(GdbSocketPath);
             _process.Dispose();
@@ -379,8 +392,28 @@ public sealed class QemuMachine : ITraceTarget, IAsyncDisposable
         }
     }
 
-    private static void TryDelete(string path)
+    private static string ControlPathFor(string memoryPath) => memoryPath + ".ctl";
+
+    private static string PluginArgument(TrapPluginLaunch plugin, string memoryPath)
     {
+        if (plugin.PluginPath.Contains(',', StringComparison.Ordinal) || memoryPath.Contains(',', StringComparison.Ordinal))
+        {
+            throw new QemuException($"QEMU cannot load a plugin from a path with a comma: {plugin.PluginPath} (RAM file {memoryPath}).");
+        }
+
+        var hold = plugin.HoldAtFirstUserInstruction
+            ? FormattableString.Invariant($",hold=on,hold_ms={(long)(plugin.HoldTimeout > TimeSpan.Zero ? plugin.HoldTimeout : TimeSpan.FromSeconds(60)).TotalMilliseconds}")
+            : string.Empty;
+        return $"{plugin.PluginPath},ctl={ControlPathFor(memoryPath)},ram={memoryPath}{hold}";
+    }
+
+    private static void TryDelete(string? path)
+    {
+        if (path is null)
+        {
+            return;
+        }
+
         try
         {
             File.Delete(path);

@@ -49,6 +49,22 @@ public sealed class QemuOptions
     /// <summary>Gets or sets the directory of the guest RAM file (<c>/dev/shm</c> by default).</summary>
     public string MemoryDirectory { get; set; } = "/dev/shm";
 
+    /// <summary>
+    /// Gets or sets the trap plugin to load (<c>-plugin</c>), for <see cref="Plugin.PluginListener"/>;
+    /// <see langword="null"/> for none (the gdbstub listener needs none).
+    /// </summary>
+    public TrapPluginLaunch? TrapPlugin { get; set; }
+
     /// <summary>Gets extra QEMU arguments appended as given.</summary>
     public IList<string> ExtraArguments { get; } = [];
 }
+
+/// <summary>How QEMU loads the trap plugin.</summary>
+/// <param name="PluginPath">The built plugin (<see cref="Plugin.TrapPlugin.EnsureBuilt"/>).</param>
+/// <param name="HoldAtFirstUserInstruction">
+/// Hold the first vCPU that reaches user mode until a listener has set a plan (bounded by
+/// <paramref name="HoldTimeout"/>), so that a guest that does not wait for the tracer loses not even
+/// its first user-mode system call.
+/// </param>
+/// <param name="HoldTimeout">The longest hold; the guest then goes on untraced.</param>
+public sealed record TrapPluginLaunch(string PluginPath, bool HoldAtFirstUserInstruction = false, TimeSpan HoldTimeout = default);

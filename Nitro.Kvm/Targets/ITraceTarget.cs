@@ -16,6 +16,12 @@ public interface ITraceTarget
     /// <summary>Gets the unix socket of the guest's gdbstub.</summary>
     string GdbSocketPath { get; }
 
+    /// <summary>
+    /// Gets the control file of the trap plugin QEMU was started with (<see cref="Plugin.PluginListener"/>),
+    /// or <see langword="null"/> when it runs without the plugin.
+    /// </summary>
+    string? PluginControlPath => null;
+
     /// <summary>Gets the Linux kernel command line the guest was booted with, when the host knows it.</summary>
     string? KernelCommandLine { get; }
 

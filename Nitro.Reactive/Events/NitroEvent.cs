@@ -91,6 +91,16 @@ public sealed class NitroEvent
     /// </summary>
     public VcpuHandle? Handle { get; }
 
+    /// <summary>
+    /// Gets what a callback listener (the QEMU plugin) knew of the trap: its kernel address, the saved
+    /// frame and task it found; <see langword="null"/> for breakpoint listeners and recorded events,
+    /// whose <see cref="Registers"/> are the vCPU's own (RIP is then the trap address).
+    /// </summary>
+    public TrapContext? Context { get; init; }
+
+    /// <summary>Gets the kernel address that trapped: <see cref="TrapContext.Address"/> when there is a context, else RIP.</summary>
+    public ulong TrapAddress => Context?.Address ?? _registers.Rip;
+
     /// <summary>Gets the CR3 of the trapping context with the PCID and no-flush bits masked off.</summary>
     public ulong PageTableRoot => _specialRegisters.Value.Cr3 & Memory.PageTableBits.Cr3AddressMask;
 

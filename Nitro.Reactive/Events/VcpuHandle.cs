@@ -67,6 +67,21 @@ public sealed class VcpuHandle
     }
 
     /// <summary>
+    /// Creates the handle of a vCPU that a callback listener (one that reads no vCPU register) holds at
+    /// a trap: its registers are the user frame the guest kernel saved at <paramref name="frameAddress"/>.
+    /// The listener keeps the returned <see cref="VcpuPause"/> and disposes it right before letting the vCPU go on.
+    /// </summary>
+    /// <param name="vcpu">The vCPU index.</param>
+    /// <param name="frame">Reads and writes the saved frame in guest memory.</param>
+    /// <param name="frameAddress">The guest virtual address of the frame.</param>
+    /// <returns>The pause scope; its handle's <see cref="Target"/> is <see cref="VcpuRegisterTarget.SavedUserFrame"/>.</returns>
+    public static VcpuPause PauseAtSavedFrame(int vcpu, IVcpuAccess frame, ulong frameAddress)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        return new VcpuPause(new VcpuHandle(vcpu, frame, null, VcpuRegisterTarget.SavedUserFrame, frameAddress));
+    }
+
+    /// <summary>
     /// Creates a handle over the user registers that the guest kernel saved at
     /// <paramref name="frameAddress"/>, valid exactly as long as this handle (the same pause).
     /// </summary>

@@ -19,4 +19,7 @@ public interface INitroListener : IAsyncDisposable
     /// <param name="plan">Where to trap (addresses for breakpoint listeners, call numbers for in-kernel filters).</param>
     /// <returns>The merged events of all vCPUs (serialized, each carrying its vCPU index).</returns>
     IObservable<NitroEvent> Listen(TrapPlan plan);
+
+    /// <summary>Gets how this listener traps, so that a back end makes the right plan (<see cref="ITrapPlanner.CreatePlan(IReadOnlyCollection{string}?, TrapStyle)"/>).</summary>
+    TrapStyle Style => TrapStyle.Breakpoint;
 }

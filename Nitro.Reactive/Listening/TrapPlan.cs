@@ -22,6 +22,12 @@ public enum TrapEmulation
 
     /// <summary>The instruction is <c>clac</c>: clear EFLAGS.AC, step over its 3 bytes.</summary>
     Clac,
+
+    /// <summary>
+    /// Nothing to step past: the listener calls back before the instruction and the guest then executes
+    /// it (<see cref="TrapStyle.Callback"/> plans only; a breakpoint listener refuses such a point).
+    /// </summary>
+    Execute,
 }
 
 /// <summary>Why a trap point exists.</summary>
@@ -51,6 +57,13 @@ public sealed record TrapPoint(ulong Address, TrapRole Role, TrapEmulation Emula
 
     /// <summary>Gets the destination of a trapped <c>jmp</c> (<see cref="TrapEmulation.Jump"/>); zero for other instructions.</summary>
     public ulong JumpTarget { get; init; }
+
+    /// <summary>
+    /// Gets which requested-number set filters this point in a <see cref="TrapStyle.Callback"/> plan:
+    /// 0 for <see cref="TrapPlan.SyscallNumbers"/>, 1 for <see cref="TrapPlan.CompatSyscallNumbers"/>
+    /// (the 32-bit calls of a 64-bit kernel, numbered differently).
+    /// </summary>
+    public int FilterSet { get; init; }
 
     /// <summary>Gets where the guest continues once the trapped instruction is emulated: the jump's target, else the next instruction.</summary>
     public ulong ResumeAddress => Emulation == TrapEmulation.Jump ? JumpTarget : Address + (ulong)Length;
@@ -89,6 +102,21 @@ public sealed class TrapPlan
 
     /// <summary>Gets the gate that arms the exit points, or <see langword="null"/> when they stay armed.</summary>
     public ExitGate? ExitGate { get; }
+
+    /// <summary>Gets the kind of listener the plan was made for (<see cref="TrapStyle.Breakpoint"/> unless the back end said otherwise).</summary>
+    public TrapStyle Style { get; init; }
+
+    /// <summary>
+    /// Gets where the saved user registers and the current task are, for <see cref="TrapStyle.Callback"/>
+    /// plans (required there); <see langword="null"/> for breakpoint plans.
+    /// </summary>
+    public SavedFrameLocator? Frames { get; init; }
+
+    /// <summary>
+    /// Gets the requested numbers of the points whose <see cref="TrapPoint.FilterSet"/> is 1 (the 32-bit
+    /// calls of a 64-bit Linux kernel), or <see langword="null"/> when every call is traced.
+    /// </summary>
+    public IReadOnlyList<long>? CompatSyscallNumbers { get; init; }
 
     /// <summary>Finds the point at <paramref name="address"/>.</summary>
     /// <param name="address">A breakpoint address.</param>

@@ -70,7 +70,7 @@ public sealed class Ia32SyscallTableTests
             var path = Profile.Save(cache);
             var loaded = LinuxKernelProfile.TryLoad(path, KernelImage.Memory);
 
-            Assert.That(Path.GetFileName(path), Does.EndWith("-v2.json"));
+            Assert.That(Path.GetFileName(path), Does.EndWith("-v3.json"));
             Assert.That(loaded, Is.Not.Null);
             Assert.That(loaded!.LoadedFromCache, Is.True);
             Assert.That(loaded.Ia32Syscalls, Is.EqualTo(Profile.Ia32Syscalls));
@@ -80,6 +80,12 @@ public sealed class Ia32SyscallTableTests
 
             // __do_fast_syscall_32 sets TS_COMPAT with 'or dword [current + 0x10], 2': thread_info.status.
             Assert.That(loaded.Offsets.TaskThreadInfoStatus, Is.EqualTo(0x10UL));
+
+            // What the plugin's callback plans need (format 3): kernel page tables, stack top, active_mm.
+            Assert.That(loaded.TryGetSymbol(LinuxKernelProfile.InitTopPgtName, out var pgt), Is.True);
+            Assert.That(pgt, Is.EqualTo(Symbols.GetAddress("init_top_pgt")));
+            Assert.That(loaded.TopOfStackPerCpuOffset, Is.EqualTo(Symbols.GetAddress("cpu_current_top_of_stack")));
+            Assert.That(loaded.Offsets.TaskActiveMm, Is.EqualTo(Profile.Offsets.TaskActiveMm).And.Not.Null);
         }
         finally
         {
