@@ -153,6 +153,85 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
         return new TrapPlan(entries, exits, [.. numbers.Order()], gate);
     }
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// For <see cref="TrapStyle.Callback"/> listeners (the QEMU plugin), which read no registers, the
+    /// plan traps the handlers of the named calls (the guest then executes their first instruction),
+    /// where the kernel has saved the caller's registers in the thread's <c>KTRAP_FRAME</c>; its
+    /// <see cref="TrapPlan.Frames"/> lead from <c>KiProcessorBlock[vcpu]</c> through
+    /// <c>CurrentThread</c> to <c>TrapFrame</c>, and through <c>ApcState.Process</c> to
+    /// <c>DirectoryTableBase</c>. The points select the calls, so the plan has no number filter.
+    /// Such a plan has no exit points: on the way out the NTSTATUS is only in RAX, which the
+    /// listener cannot read.
+    /// </remarks>
+    /// <exception cref="NotSupportedException">A callback plan for every call (one point per handler is too many), or a profile without the symbols and offsets it needs.</exception>
+    public TrapPlan CreatePlan(IReadOnlyCollection<string>? syscalls, TrapStyle style)
+    {
+        if (style == TrapStyle.Breakpoint)
+        {
+            return CreatePlan(syscalls);
+        }
+
+        if (syscalls is null || syscalls.Count == 0)
+        {
+            throw new NotSupportedException("A Windows callback plan traps the handlers of named calls only: give the calls to trace, or use a breakpoint listener (gdbstub) for every call.");
+        }
+
+        var locator = CreateFrameLocator();
+        var handlers = new Dictionary<ulong, (long, ServiceName)>();
+        var points = new List<TrapPoint>();
+        foreach (var name in syscalls)
+        {
+            var (number, service) = FindService(name) ?? throw new ArgumentException($"'{name}' is not in the service table of {_profile.Name}.", nameof(syscalls));
+            if (service.Handler == 0)
+            {
+                throw new ArgumentException($"'{name}' has no handler address in the service table of {_profile.Name}.", nameof(syscalls));
+            }
+
+            if (handlers.TryAdd(service.Handler, (number, service)))
+            {
+                points.Add(new TrapPoint(service.Handler, TrapRole.Handler, TrapEmulation.Execute, 0, service.Name));
+            }
+        }
+
+        lock (_gate)
+        {
+            _requested = null;
+            _exitGate = null;
+            _handlers = handlers.ToFrozenDictionary();
+        }
+
+        return new TrapPlan(points, []) { Style = TrapStyle.Callback, Frames = locator };
+    }
+
+    /// <summary>
+    /// Where a callback listener finds the caller's saved registers, thread and page tables:
+    /// KiProcessorBlock[vcpu] (a KPRCB) → CurrentThread → TrapFrame; → ApcState.Process → DirectoryTableBase.
+    /// </summary>
+    /// <returns>The locator.</returns>
+    /// <exception cref="NotSupportedException">The profile has no <c>KiProcessorBlock</c> or no <c>KTHREAD.TrapFrame</c>.</exception>
+    public SavedFrameLocator CreateFrameLocator()
+    {
+        var o = _profile.Offsets;
+        if (!_profile.TryGetSymbol("KiProcessorBlock", out var block) || o.KthreadTrapFrame is not { } trapFrame)
+        {
+            throw new NotSupportedException($"{_profile.Name} has no KiProcessorBlock or KTHREAD.TrapFrame: the saved registers cannot be found without the build's symbol table; use a breakpoint listener.");
+        }
+
+        var t = o.TrapFrame;
+
+        // Registers field order: rax rbx rcx rdx rsi rdi rsp rbp r8 r9 r10 r11 r12 r13 r14 r15 rip rflags; -1: not in a KTRAP_FRAME of a system call.
+        int[] offsets = [t.Rax, -1, t.Rcx, t.Rdx, -1, -1, t.Rsp, t.Rbp, t.R8, t.R9, t.R10, t.R11, -1, -1, -1, -1, t.Rip, t.EFlags];
+        return new SavedFrameLocator(
+            kernelPageTableRoot: _image.DirectoryTableBase,
+            perVcpuTable: _image.ImageBase + block,
+            frame: new GuestPointerPath([o.KprcbCurrentThread, trapFrame]),
+            task: new GuestPointerPath([o.KprcbCurrentThread]),
+            addressSpace: new GuestPointerPath([o.KthreadApcStateProcess, o.KprocessDirectoryTableBase]),
+            addressSpaceBias: 0,
+            layout: new SavedFrameLayout(t.Size, offsets, t.Rax, numberMask: 0xFFFF_FFFF));
+    }
+
     /// <summary>
     /// Finds the thread a vCPU runs: through GS when <paramref name="gsBase"/> is the kernel's
     /// (gs:[0x188], the KPCR's <c>Prcb.CurrentThread</c>), else through
@@ -280,9 +359,14 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
     {
         ArgumentNullException.ThrowIfNull(@event);
         _cache.Invalidate();
-        var rip = @event.Registers.Rip;
+        var rip = @event.TrapAddress;
         lock (_gate)
         {
+            if (@event.Context is { } context)
+            {
+                return _handlers.TryGetValue(rip, out var called) ? EnterFromSavedFrame(@event, context, called.Number, called.Name) : null;
+            }
+
             if (_entryAddresses.Contains(rip))
             {
                 var number = (long)(uint)@event.Registers.Rax;
@@ -408,6 +492,17 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
         }
 
         return false;
+    }
+
+    /// <summary>A callback listener's trap at a handler: the event's registers already are the KTRAP_FRAME's.</summary>
+    private Syscall EnterFromSavedFrame(NitroEvent @event, TrapContext context, long number, ServiceName service)
+    {
+        var thread = FindCurrentThread(@event.Vcpu, @event.SpecialRegisters.Gs.Base);
+        var user = @event.Registers;
+        user.Rax = (ulong)number;
+        var handle = @event.Handle?.ForSavedUserFrame(context.FrameAddress, new KtrapFrame(_kernel, context.FrameAddress, _profile.Offsets.TrapFrame, @event));
+        var framed = new NitroEvent(@event.Vcpu, SyscallDirection.Enter, SyscallMechanism.Syscall, in user, in @event.SpecialRegisters, @event.Timestamp, handle) { Context = context };
+        return Enter(framed, number, thread, service, gated: false, copied: true);
     }
 
     private Syscall EnterAtHandler(NitroEvent @event, long number, ServiceName service)
