@@ -21,6 +21,10 @@ public sealed class WindowsSyscallDecoder
     /// <summary>How many bytes of a written buffer are previewed.</summary>
     public const int BufferPreviewBytes = 64;
 
+    private const int RegisterArguments = 4;
+    private const int MaxStackArguments = 13;
+    private const ulong StackBase = 0x28;
+
     private static readonly string[] s_rawNames = [.. Enumerable.Range(0, 17).Select(i => string.Create(CultureInfo.InvariantCulture, $"arg{i}"))];
 
     /// <summary>Gets a shared instance (the decoder holds no per-call state).</summary>
@@ -35,7 +39,8 @@ public sealed class WindowsSyscallDecoder
     /// <param name="memory">The caller's address space, or <see langword="null"/> (every pointed-to value becomes a marker).</param>
     /// <param name="argumentCount">For calls without a prototype: how many raw arguments to list (from the service table), else the four register arguments.</param>
     /// <returns>The values by name, in argument order.</returns>
-    public IReadOnlyDictionary<string, object?> DecodeEntry(string name, ArgumentMap arguments, IVirtualMemory? memory, int argumentCount = 4)
+    /// <param name="stackPointer">The caller's RSP when known (the event's): stack arguments are then read in one go rather than one by one.</param>
+    public IReadOnlyDictionary<string, object?> DecodeEntry(string name, ArgumentMap arguments, IVirtualMemory? memory, int argumentCount = 4, ulong stackPointer = 0)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(arguments);
@@ -52,9 +57,21 @@ public sealed class WindowsSyscallDecoder
             return raw;
         }
 
+        // One read for all stack arguments (rsp + 0x28 …); slots it could not read fall back to one read each, for the precise marker.
+        Span<byte> stack = stackalloc byte[8 * MaxStackArguments];
+        var stackCount = Math.Clamp(parameters.Length - RegisterArguments, 0, MaxStackArguments);
+        var stackRead = stackPointer != 0 && stackCount > 0 && memory is not null && arguments.CanReadMemory
+            ? reader.ReadPartial(stackPointer + StackBase, stack[..(8 * stackCount)]) / 8
+            : 0;
         var result = new Dictionary<string, object?>(parameters.Length + 2, StringComparer.Ordinal);
         for (var i = 0; i < parameters.Length; i++)
         {
+            if (i >= RegisterArguments && i - RegisterArguments < stackRead)
+            {
+                DecodeEntryValue(in parameters[i], BinaryPrimitives.ReadUInt64LittleEndian(stack[(8 * (i - RegisterArguments))..]), arguments, in reader, result);
+                continue;
+            }
+
             if (Raw(arguments, i, out var value) is { } marker)
             {
                 result[parameters[i].Name] = marker;

@@ -532,7 +532,7 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
         // After syscall RCX is the return address into the stub; at the syscall itself (an in-kernel listener) RIP is in the stub.
         var service = known ?? Name(number, @event.Registers.Rip < KernelHalf ? @event.Registers.Rip : @event.Registers.Rcx, user);
         var arguments = new ArgumentMap(@event, CallingConvention.WindowsX64, user);
-        var decoded = WindowsSyscallDecoder.Default.DecodeEntry(service.Name, arguments, user, 4 + service.StackArguments);
+        var decoded = WindowsSyscallDecoder.Default.DecodeEntry(service.Name, arguments, user, 4 + service.StackArguments, @event.Registers.Rsp);
         var process = thread is null || thread.Process == 0 ? null : Process(thread.Process);
         var call = new Syscall(@event, number, service.Name, service.FullName, process, arguments, thread?.ThreadId, decoded);
 

@@ -28,6 +28,7 @@ public class WindowsSyscallDecoderBenchmarks
     private ArgumentMap _writeFile = null!;
     private ArgumentMap _allocate = null!;
     private ArgumentMap _close = null!;
+    private ulong _rsp;
 
     [GlobalSetup]
     public void Setup()
@@ -53,6 +54,7 @@ public class WindowsSyscallDecoderBenchmarks
 
         // Stack arguments at rsp + 0x28 + 8·(i − 4).
         var rsp = UserBase + 0x8000;
+        _rsp = rsp;
         ulong[] createFile = [handle, 0x120089, fileAttributes, UserBase + 0x900, 0, 0x80, 1, 1, 0x60, 0, 0];
         _createFile = Map(rsp, createFile);
         _openKey = Map(rsp, [handle, 0x20019, keyAttributes]);
@@ -66,16 +68,19 @@ public class WindowsSyscallDecoderBenchmarks
     }
 
     [Benchmark]
-    public object NtCreateFile() => _decoder.DecodeEntry("NtCreateFile", _createFile, _space);
+    public object NtCreateFile() => _decoder.DecodeEntry("NtCreateFile", _createFile, _space, stackPointer: _rsp);
+
+    [Benchmark]
+    public object NtCreateFileSlotBySlot() => _decoder.DecodeEntry("NtCreateFile", _createFile, _space);
 
     [Benchmark]
     public object NtOpenKey() => _decoder.DecodeEntry("NtOpenKey", _openKey, _space);
 
     [Benchmark]
-    public object NtWriteFile() => _decoder.DecodeEntry("NtWriteFile", _writeFile, _space);
+    public object NtWriteFile() => _decoder.DecodeEntry("NtWriteFile", _writeFile, _space, stackPointer: _rsp);
 
     [Benchmark]
-    public object NtAllocateVirtualMemory() => _decoder.DecodeEntry("NtAllocateVirtualMemory", _allocate, _space);
+    public object NtAllocateVirtualMemory() => _decoder.DecodeEntry("NtAllocateVirtualMemory", _allocate, _space, stackPointer: _rsp);
 
     [Benchmark]
     public object NtClose() => _decoder.DecodeEntry("NtClose", _close, _space);

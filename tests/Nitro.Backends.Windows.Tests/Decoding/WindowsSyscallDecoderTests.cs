@@ -201,6 +201,41 @@ public sealed class WindowsSyscallDecoderTests
     }
 
     [Test]
+    public void Stack_arguments_read_in_one_go_equal_those_read_slot_by_slot()
+    {
+        ulong[] arguments = [_process.Allocate(8), 0x120089, _process.ObjectAttributes(@"\??\C:\x"), 0, 0, 0x80, 7, 3, 0x21, 0, 0];
+        var trap = _guest.Enter(0, _thread, 0, arguments);
+        var map = new ArgumentMap(trap, CallingConvention.WindowsX64, _process.Space);
+
+        var slotBySlot = Decoder.DecodeEntry("NtCreateFile", map, _process.Space);
+        var inOneGo = Decoder.DecodeEntry("NtCreateFile", map, _process.Space, stackPointer: trap.Registers.Rsp);
+
+        Assert.That(inOneGo, Is.EquivalentTo(slotBySlot));
+        Assert.That(inOneGo["CreateDisposition"], Is.EqualTo("FILE_OPEN_IF"));
+    }
+
+    [Test]
+    public void A_stack_that_ends_at_an_unmapped_page_gives_values_then_markers()
+    {
+        // The stack's last mapped page ends 0x38 bytes above rsp: slots at rsp+0x28 and rsp+0x30 are readable, the rest not.
+        var top = _thread.StackTop;
+        var rsp = top - 0x38;
+        _process.Write64(rsp + 0x28, 0x80);
+        _process.Write64(rsp + 0x30, 7);
+        var trap = _guest.Enter(0, _thread, 0, [0, 0x120089, 0, 0]);
+        var registers = trap.Registers;
+        registers.Rsp = rsp;
+        var moved = new Nitro.Reactive.Events.NitroEvent(0, trap.Direction, trap.Mechanism, in registers, in trap.SpecialRegisters, 0);
+
+        var d = Decoder.DecodeEntry("NtCreateFile", new ArgumentMap(moved, CallingConvention.WindowsX64, _process.Space), _process.Space, stackPointer: rsp);
+
+        Assert.That(d["AllocationSize"], Is.EqualTo(new Unreadable(0x80, "not mapped")), "slot 4 holds 0x80, a pointer to nothing");
+        Assert.That(d["FileAttributes"], Is.EqualTo("FILE_ATTRIBUTE_READONLY|FILE_ATTRIBUTE_HIDDEN|FILE_ATTRIBUTE_SYSTEM"));
+        Assert.That(d["ShareAccess"], Is.EqualTo(new Unreadable(top, "not mapped")));
+        Assert.That(d["EaLength"], Is.InstanceOf<Unreadable>());
+    }
+
+    [Test]
     public void Ntstatus_values_are_named_and_unknown_ones_stay_hex()
     {
         Assert.That(NtStatus.Format(0xC0000022), Is.EqualTo("STATUS_ACCESS_DENIED"));
