@@ -6,7 +6,13 @@ namespace Nitro.Backends.Windows.Decoding;
 /// <summary>Names a value as a set of bit flags (<c>FILE_READ_DATA|SYNCHRONIZE</c>) or as one of several constants.</summary>
 internal sealed class NamedValues
 {
+    private const int CacheSlots = 64;
+
     private readonly (uint Value, string Name)[] _entries;
+
+    // The same few combinations recur on every call (FILE_SHARE_READ|FILE_SHARE_WRITE …): keep the
+    // text of recent ones. Entries are immutable and replaced whole, so racing threads see one or the other.
+    private readonly Formatted?[] _cache = new Formatted?[CacheSlots];
     private readonly (uint Value, string Name)[] _exact;
     private readonly bool _flags;
 
@@ -27,6 +33,19 @@ internal sealed class NamedValues
     public NamedValues With(NamedValues more) => new([.. _entries, .. more._entries], [.. _exact, .. more._exact], _flags);
 
     public string Format(uint value)
+    {
+        var slot = (int)((value ^ (value >> 16) ^ (value >> 8)) & (CacheSlots - 1));
+        if (Volatile.Read(ref _cache[slot]) is { } hit && hit.Value == value)
+        {
+            return hit.Text;
+        }
+
+        var text = Compose(value);
+        Volatile.Write(ref _cache[slot], new Formatted(value, text));
+        return text;
+    }
+
+    private string Compose(uint value)
     {
         foreach (var (v, name) in _exact)
         {
@@ -72,4 +91,6 @@ internal sealed class NamedValues
 
         return text.ToString();
     }
+
+    private sealed record Formatted(uint Value, string Text);
 }
