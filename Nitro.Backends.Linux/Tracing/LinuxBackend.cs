@@ -290,6 +290,12 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
     /// </summary>
     private Syscall? DecodeSavedFrame(NitroEvent @event, TrapContext context, X86AddressSpace kernel)
     {
+        if (context.FrameAddress == 0)
+        {
+            // The listener could not read the frame: the registers are not the caller's. Reported as undecodable, not dropped.
+            throw new GuestMemoryException(0, GuestMemoryFault.NotPresent, 0, $"The saved user frame of this trap on vCPU {@event.Vcpu} at 0x{context.Address:x} could not be read.");
+        }
+
         var address = context.Address;
         if (address == _points.Call.Address)
         {

@@ -83,9 +83,15 @@ public sealed class GdbStubListener : INitroListener
         _attached.Task.WaitAsync(cancellationToken);
 
     /// <inheritdoc />
+    /// <exception cref="ArgumentException">The plan was made for a callback listener (the trap plugin).</exception>
     public IObservable<NitroEvent> Listen(TrapPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
+        if (plan.Style != TrapStyle.Breakpoint || plan.EntryPoints.Concat(plan.ExitPoints).Any(p => p.Emulation == TrapEmulation.Execute))
+        {
+            throw new ArgumentException("This plan was made for a callback listener (the trap plugin): a breakpoint at its points could not be stepped past. Make the plan with TrapStyle.Breakpoint.", nameof(plan));
+        }
+
         return Observable.Create<NitroEvent>(observer =>
         {
             Session session;

@@ -59,6 +59,18 @@ public sealed class PluginListener : INitroListener
     /// <summary>Gets the number of vCPUs of the guest (one host thread each while attached).</summary>
     public int VcpuCount => _control.VcpuCount;
 
+    /// <summary>Gets a value indicating whether a subscription is attached (it ends on disposal, an error or the guest's exit).</summary>
+    public bool IsAttached
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _session is not null;
+            }
+        }
+    }
+
     /// <summary>Gets the control file.</summary>
     public string ControlPath => _control.Path;
 
@@ -69,7 +81,8 @@ public sealed class PluginListener : INitroListener
         {
             lock (_gate)
             {
-                return _session is null ? _last : Snapshot(_session);
+                // The plugin's counters go on while no host is attached (unattended, lost): always read them live.
+                return Snapshot(_session);
             }
         }
     }
@@ -256,6 +269,7 @@ public sealed class PluginListener : INitroListener
         private long _events;
         private long _observerTicks;
         private uint _generation;
+        private uint _epoch;
 
         public Session(PluginListener owner, TrapPlan plan, SavedFrameLocator frames, IObserver<NitroEvent> observer)
         {
@@ -294,7 +308,7 @@ public sealed class PluginListener : INitroListener
                 Volatile.Write(ref control.U32(PluginControlFile.VcpuOffset(vcpu, PluginProtocol.Vcpu.Tail)), Volatile.Read(ref control.U32(PluginControlFile.VcpuOffset(vcpu, PluginProtocol.Vcpu.Head))));
             }
 
-            Interlocked.Increment(ref control.U32(PluginProtocol.Header.AttachEpoch));
+            _epoch = Interlocked.Increment(ref control.U32(PluginProtocol.Header.AttachEpoch));
             Volatile.Write(ref control.U32(PluginProtocol.Header.Attached), 1);
             _generation = control.WritePlan(_plan, _frames);
             _running = control.VcpuCount;
@@ -331,6 +345,11 @@ public sealed class PluginListener : INitroListener
         private unsafe void ReleaseGuest()
         {
             var control = Control;
+            if (Volatile.Read(ref control.U32(PluginProtocol.Header.AttachEpoch)) != _epoch)
+            {
+                return; // another host has attached since: the guest is its to answer
+            }
+
             Volatile.Write(ref control.U32(PluginProtocol.Header.Attached), 0);
             Interop.Futex.Wake(control.U32Pointer(PluginProtocol.Header.Attached));
             for (var vcpu = 0; vcpu < control.VcpuCount; vcpu++)

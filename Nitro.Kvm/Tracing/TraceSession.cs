@@ -28,20 +28,18 @@ public sealed class TraceSession : IAsyncDisposable
     private static readonly TimeSpan s_exitGrace = TimeSpan.FromSeconds(5);
 
     private readonly Func<ValueTask> _release;
-    private readonly string? _waitMarker;
-    private readonly TimeSpan _bootTimeout;
+    private readonly TraceSessionOptions _options;
     private int _workloadReleased;
     private int _disposed;
 
-    private TraceSession(ITraceTarget target, Func<ValueTask> release, SyscallBackend backend, INitroListener listener, string? fallback, string? waitMarker, TimeSpan bootTimeout, TimeSpan profileTime)
+    private TraceSession(ITraceTarget target, Func<ValueTask> release, SyscallBackend backend, INitroListener listener, string? fallback, TraceSessionOptions options, TimeSpan profileTime)
     {
         Target = target;
         _release = release;
         Backend = backend;
         Listener = listener;
         ListenerFallbackReason = fallback;
-        _waitMarker = waitMarker;
-        _bootTimeout = bootTimeout;
+        _options = options;
         ProfileTime = profileTime;
     }
 
@@ -151,12 +149,16 @@ public sealed class TraceSession : IAsyncDisposable
     /// <returns>A task that completes when the workload was released.</returns>
     public async Task ReleaseWorkloadAsync(CancellationToken cancellationToken = default)
     {
-        if (_waitMarker is null || Interlocked.Exchange(ref _workloadReleased, 1) != 0)
+        if (_options.WaitMarker is not { } marker || Interlocked.Exchange(ref _workloadReleased, 1) != 0)
         {
             return;
         }
 
-        await Target.WaitForConsoleAsync(_waitMarker, _bootTimeout, cancellationToken);
+        if (!_options.WaitMarkerSeen)
+        {
+            await Target.WaitForConsoleAsync(marker, _options.BootTimeout, cancellationToken);
+        }
+
         await Target.SendConsoleLineAsync(string.Empty, cancellationToken);
     }
 
@@ -249,18 +251,18 @@ public sealed class TraceSession : IAsyncDisposable
             else
             {
                 var waiting = false;
-                if (options.WaitMarker is { } marker)
+                if (options.WaitMarker is { } marker && !options.WaitMarkerSeen)
                 {
                     await target.WaitForConsoleAsync(marker, options.BootTimeout, cancellationToken);
                     waiting = true;
                 }
 
                 clock.Restart();
-                backend = await CreateBackendAsync(target, os, pause: true, waiting ? TimeSpan.Zero : options.BootTimeout, cancellationToken);
+                backend = await CreateBackendAsync(target, os, pause: true, waiting || options.WaitMarkerSeen ? TimeSpan.Zero : options.BootTimeout, cancellationToken);
                 listener = await GdbStubListener.ConnectAsync(target.GdbSocketPath, TimeSpan.FromSeconds(10), cancellationToken);
             }
 
-            return new TraceSession(target, release, backend, listener, fallback, options.WaitMarker, options.BootTimeout, clock.Elapsed);
+            return new TraceSession(target, release, backend, listener, fallback, options, clock.Elapsed);
         }
         catch
         {

@@ -33,6 +33,13 @@ public sealed record TraceSessionOptions
     /// </summary>
     public string? WaitMarker { get; init; }
 
+    /// <summary>
+    /// Gets a value indicating whether the guest already printed <see cref="WaitMarker"/> before the
+    /// session began (a domain reverted to a snapshot taken while it waited): the session then neither
+    /// waits for the marker nor expects it again, and releasing the workload types the newline at once.
+    /// </summary>
+    public bool WaitMarkerSeen { get; init; }
+
     /// <summary>Gets how long the guest may take to boot far enough to be traced.</summary>
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(120);
 }

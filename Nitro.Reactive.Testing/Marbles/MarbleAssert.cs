@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Reactive;
 using System.Text;
-using Nitro.Reactive.Testing.Marbles.Internal;
+using Microsoft.Reactive.Testing;
 
 namespace Nitro.Reactive.Testing.Marbles;
 
@@ -10,7 +10,9 @@ namespace Nitro.Reactive.Testing.Marbles;
 /// <see cref="MarbleAssertionException"/> on a difference.
 /// </summary>
 /// <remarks>
-/// Notifications match when their times and kinds are equal, their values are equal by
+/// A notification matches a symbol when it falls within the span of the symbol's frame (see
+/// <see cref="MarbleDiagram"/>: a frame is <c>frameTicks</c> long, so one tick late — Microsoft's
+/// <see cref="TestScheduler"/> for work scheduled "now" — is still the same frame), the kinds are equal, their values are equal by
 /// <see cref="EqualityComparer{T}.Default"/>, and — for errors — the exceptions are the same
 /// instance or have the same type and message (so a <c>#</c> matches any error of the type and
 /// message of the <c>error</c> given, by default <see cref="MarbleErrorException"/>("error")).
@@ -33,12 +35,12 @@ public static class MarbleAssert
         IReadOnlyDictionary<char, T>? values = null,
         Exception? error = null,
         long origin = ReactiveTest.Subscribed,
-        long frameTicks = 10)
+        long frameTicks = MarbleDiagram.DefaultFrameTicks)
     {
         ArgumentNullException.ThrowIfNull(actual);
         var expectedMessages = MarbleDiagram.Parse(expected, values, error, origin, frameTicks);
         var actualMessages = actual.ToList();
-        var diff = Diff(expectedMessages, actualMessages);
+        var diff = Diff(expectedMessages, actualMessages, frameTicks);
         if (diff.TrueForAll(static line => line.Kind == ' '))
         {
             return;
@@ -46,7 +48,7 @@ public static class MarbleAssert
 
         var actualDiagram = MarbleDiagram.Serialize(actualMessages, values, origin, frameTicks, out var exact);
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"Marble diagrams differ (1 frame = {frameTicks} ticks, origin at t={origin}).").AppendLine();
+        text.Append(CultureInfo.InvariantCulture, $"Marble diagrams differ (1 frame = {frameTicks} ticks, origin at t={origin}; \"frame 3+1\" is one tick into frame 3).").AppendLine();
         text.Append("Expected: ").AppendLine(expected);
         text.Append("Actual:   ").Append(actualDiagram);
         if (!exact)
@@ -77,13 +79,13 @@ public static class MarbleAssert
         IEnumerable<Subscription> actual,
         IReadOnlyList<string> expected,
         long origin = ReactiveTest.Subscribed,
-        long frameTicks = 10)
+        long frameTicks = MarbleDiagram.DefaultFrameTicks)
     {
         ArgumentNullException.ThrowIfNull(actual);
         ArgumentNullException.ThrowIfNull(expected);
         var actualList = actual.ToList();
         var expectedList = expected.Select(diagram => MarbleDiagram.ParseSubscription(diagram, origin, frameTicks)).ToList();
-        if (actualList.SequenceEqual(expectedList))
+        if (actualList.Count == expectedList.Count && actualList.Zip(expectedList).All(pair => Matches(pair.Second, pair.First, frameTicks)))
         {
             return;
         }
@@ -94,7 +96,7 @@ public static class MarbleAssert
         {
             var want = i < expected.Count ? expected[i] : "(none)";
             var got = i < actualList.Count ? Draw(actualList[i], origin, frameTicks) : "(none)";
-            var mark = i < expectedList.Count && i < actualList.Count && expectedList[i] == actualList[i] ? ' ' : 'x';
+            var mark = i < expectedList.Count && i < actualList.Count && Matches(expectedList[i], actualList[i], frameTicks) ? ' ' : 'x';
             text.Append(CultureInfo.InvariantCulture, $"{mark} #{i}: expected {want}  actual {got}");
             if (i < actualList.Count)
             {
@@ -107,9 +109,9 @@ public static class MarbleAssert
         throw new MarbleAssertionException(text.ToString());
     }
 
-    internal static bool Matches<T>(Recorded<Notification<T>> expected, Recorded<Notification<T>> actual)
+    internal static bool Matches<T>(Recorded<Notification<T>> expected, Recorded<Notification<T>> actual, long frameTicks)
     {
-        if (expected.Time != actual.Time || expected.Value.Kind != actual.Value.Kind)
+        if (!InFrame(expected.Time, actual.Time, frameTicks) || expected.Value.Kind != actual.Value.Kind)
         {
             return false;
         }
@@ -122,6 +124,16 @@ public static class MarbleAssert
         };
     }
 
+    private static bool Matches(Subscription expected, Subscription actual, long frameTicks) =>
+        InFrame(expected.Subscribe, actual.Subscribe, frameTicks) &&
+        (expected.Unsubscribe == Subscription.Infinite
+            ? actual.Unsubscribe == Subscription.Infinite
+            : actual.Unsubscribe != Subscription.Infinite && InFrame(expected.Unsubscribe, actual.Unsubscribe, frameTicks));
+
+    /// <summary>Whether <paramref name="actual"/> lies in the frame that starts at <paramref name="frameStart"/>.</summary>
+    private static bool InFrame(long frameStart, long actual, long frameTicks) =>
+        actual >= frameStart && actual - frameStart < frameTicks;
+
     private static bool SameError(Exception expected, Exception actual) =>
         ReferenceEquals(expected, actual) ||
         (expected.GetType() == actual.GetType() && string.Equals(expected.Message, actual.Message, StringComparison.Ordinal));
@@ -129,7 +141,8 @@ public static class MarbleAssert
     /// <summary>A longest-common-subsequence diff; ' ' both, '-' expected only, '+' actual only.</summary>
     private static List<(char Kind, Recorded<Notification<T>> Message)> Diff<T>(
         IReadOnlyList<Recorded<Notification<T>>> expected,
-        IReadOnlyList<Recorded<Notification<T>>> actual)
+        IReadOnlyList<Recorded<Notification<T>>> actual,
+        long frameTicks)
     {
         var n = expected.Count;
         var m = actual.Count;
@@ -138,7 +151,7 @@ public static class MarbleAssert
         {
             for (var j = m - 1; j >= 0; j--)
             {
-                common[i, j] = Matches(expected[i], actual[j])
+                common[i, j] = Matches(expected[i], actual[j], frameTicks)
                     ? common[i + 1, j + 1] + 1
                     : Math.Max(common[i + 1, j], common[i, j + 1]);
             }
@@ -148,7 +161,7 @@ public static class MarbleAssert
         int x = 0, y = 0;
         while (x < n || y < m)
         {
-            if (x < n && y < m && Matches(expected[x], actual[y]))
+            if (x < n && y < m && Matches(expected[x], actual[y], frameTicks))
             {
                 lines.Add((' ', actual[y]));
                 x++;
@@ -180,10 +193,7 @@ public static class MarbleAssert
 
     private static string Describe<T>(Recorded<Notification<T>> message, IReadOnlyDictionary<char, T>? values, long origin, long frameTicks)
     {
-        var offset = message.Time - origin;
-        var frame = offset % frameTicks == 0
-            ? (offset / frameTicks).ToString(CultureInfo.InvariantCulture)
-            : "off-frame";
+        var frame = Frame(message.Time, origin, frameTicks);
         var notification = message.Value;
         var what = notification.Kind switch
         {
@@ -192,6 +202,16 @@ public static class MarbleAssert
             _ => DescribeValue(notification, values),
         };
         return string.Create(CultureInfo.InvariantCulture, $"t={message.Time,-6} frame {frame,-4} {what}");
+    }
+
+    /// <summary>The frame of <paramref name="time"/>, with the ticks into it when it is not at the frame's start: "5", "1+5".</summary>
+    private static string Frame(long time, long origin, long frameTicks)
+    {
+        var frame = MarbleDiagram.FrameOf(time, origin, frameTicks);
+        var into = time - origin - (frame * frameTicks);
+        return into == 0
+            ? frame.ToString(CultureInfo.InvariantCulture)
+            : string.Create(CultureInfo.InvariantCulture, $"{frame}+{into}");
     }
 
     private static string DescribeValue<T>(Notification<T> notification, IReadOnlyDictionary<char, T>? values)
@@ -209,23 +229,18 @@ public static class MarbleAssert
 
     private static string Draw(Subscription subscription, long origin, long frameTicks)
     {
-        var start = subscription.Subscribe - origin;
-        if (start < 0 || start % frameTicks != 0)
+        var start = MarbleDiagram.FrameOf(subscription.Subscribe, origin, frameTicks);
+        if (start < 0)
         {
-            return "(not on a frame)";
+            return string.Create(CultureInfo.InvariantCulture, $"(before the origin t={origin})");
         }
 
         var text = new StringBuilder();
-        text.Append('-', (int)Math.Min(start / frameTicks, 10_000)).Append('^');
+        text.Append('-', (int)Math.Min(start, 10_000)).Append('^');
         if (subscription.Unsubscribe != Subscription.Infinite)
         {
-            var end = subscription.Unsubscribe - origin;
-            if (end % frameTicks != 0)
-            {
-                return text.Append(" (ends off-frame)").ToString();
-            }
-
-            text.Append('-', (int)Math.Max(0, Math.Min((end / frameTicks) - (start / frameTicks) - 1, 10_000))).Append('!');
+            var end = MarbleDiagram.FrameOf(subscription.Unsubscribe, origin, frameTicks);
+            text.Append('-', (int)Math.Max(0, Math.Min(end - start - 1, 10_000))).Append('!');
         }
 
         return text.ToString();

@@ -1,5 +1,6 @@
 using System.Reactive;
 using System.Text;
+using Microsoft.Reactive.Testing;
 using Nitro.Reactive.Testing.Marbles.Internal;
 
 namespace Nitro.Reactive.Testing.Marbles;
@@ -17,9 +18,17 @@ namespace Nitro.Reactive.Testing.Marbles;
 /// <c>b</c> are at frame 1 and <c>c</c> at frame 6.</para>
 /// <para>Time: the origin — the frame of <c>^</c>, or the first frame when there is no <c>^</c> — is at
 /// virtual time <c>origin</c>; frames before a <c>^</c> are earlier.</para>
+/// <para>Frames are spans: frame <c>k</c> covers the ticks from <c>origin + k * frameTicks</c> up to, not
+/// including, the next frame. Parsing puts each notification at the start of its frame; writing and
+/// asserting (<see cref="MarbleAssert"/>) place a notification in the frame whose span holds it. That is
+/// what makes diagrams fit Microsoft's <see cref="TestScheduler"/>, which runs work scheduled for "now"
+/// one tick later: <c>Observable.Return(x, scheduler)</c> subscribed at 200 emits at 201, in frame 0.</para>
 /// </remarks>
 public static class MarbleDiagram
 {
+    /// <summary>The length of a frame unless told otherwise: 10 ticks.</summary>
+    public const long DefaultFrameTicks = 10;
+
     /// <summary>Reads an event diagram into notifications with absolute virtual times.</summary>
     /// <typeparam name="T">The element type.</typeparam>
     /// <param name="diagram">The diagram, for example <c>"-a-b-(cd)-|"</c>.</param>
@@ -35,7 +44,7 @@ public static class MarbleDiagram
         IReadOnlyDictionary<char, T>? values = null,
         Exception? error = null,
         long origin = ReactiveTest.Subscribed,
-        long frameTicks = 10)
+        long frameTicks = DefaultFrameTicks)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(frameTicks);
         var parsed = MarbleParser.ParseEvents(diagram);
@@ -51,7 +60,7 @@ public static class MarbleDiagram
     /// <param name="frameTicks">Ticks per frame.</param>
     /// <returns>The subscription.</returns>
     /// <exception cref="FormatException">The diagram is malformed; the message names the position.</exception>
-    public static Subscription ParseSubscription(string diagram, long origin = ReactiveTest.Subscribed, long frameTicks = 10)
+    public static Subscription ParseSubscription(string diagram, long origin = ReactiveTest.Subscribed, long frameTicks = DefaultFrameTicks)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(frameTicks);
         var parsed = MarbleParser.ParseSubscription(diagram);
@@ -61,10 +70,11 @@ public static class MarbleDiagram
     }
 
     /// <summary>
-    /// Writes notifications as a diagram whose first frame is at <paramref name="origin"/>. A value is
-    /// written as its symbol from <paramref name="values"/> (itself for <see cref="char"/>), or <c>?</c>
-    /// when it has none; a notification that is before the origin, between frames, or inside the span of an
-    /// earlier group cannot be placed exactly and is written at the next free frame.
+    /// Writes notifications as a diagram whose first frame is at <paramref name="origin"/>, each in the frame
+    /// whose span holds its time, several in one frame as a group. A value is written as its symbol from
+    /// <paramref name="values"/> (itself for <see cref="char"/>), or <c>?</c> when it has none; a notification
+    /// before the origin or inside the span of an earlier group cannot be placed exactly and is written
+    /// at the next free frame.
     /// </summary>
     /// <typeparam name="T">The element type.</typeparam>
     /// <param name="messages">The notifications in time order.</param>
@@ -76,7 +86,7 @@ public static class MarbleDiagram
         IEnumerable<Recorded<Notification<T>>> messages,
         IReadOnlyDictionary<char, T>? values = null,
         long origin = ReactiveTest.Subscribed,
-        long frameTicks = 10)
+        long frameTicks = DefaultFrameTicks)
     {
         ArgumentNullException.ThrowIfNull(messages);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(frameTicks);
@@ -120,15 +130,13 @@ public static class MarbleDiagram
         var i = 0;
         while (i < messages.Count)
         {
-            var time = messages[i].Time;
+            var frame = FrameOf(messages[i].Time, origin, frameTicks);
             var end = i + 1;
-            while (end < messages.Count && messages[end].Time == time)
+            while (end < messages.Count && FrameOf(messages[end].Time, origin, frameTicks) == frame)
             {
                 end++;
             }
 
-            var offset = time - origin;
-            var frame = offset >= 0 && offset % frameTicks == 0 ? offset / frameTicks : -1;
             if (frame < cursor)
             {
                 exact = false;
@@ -161,6 +169,13 @@ public static class MarbleDiagram
 
         return text.ToString();
     }
+
+    /// <summary>The frame whose span holds <paramref name="time"/>; negative before the origin.</summary>
+    internal static long FrameOf(long time, long origin, long frameTicks) => Math.DivRem(time - origin, frameTicks) switch
+    {
+        (var quotient, < 0) => quotient - 1,
+        (var quotient, _) => quotient,
+    };
 
     internal static char SymbolOf<T>(Notification<T> notification, IReadOnlyDictionary<char, T>? values)
     {

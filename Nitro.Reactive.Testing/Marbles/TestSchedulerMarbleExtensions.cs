@@ -1,16 +1,47 @@
-using System.Reactive;
+using System.Runtime.CompilerServices;
+using Microsoft.Reactive.Testing;
 using Nitro.Reactive.Testing.Marbles.Internal;
 
 namespace Nitro.Reactive.Testing.Marbles;
 
 /// <summary>
-/// Marble diagrams on a <see cref="TestScheduler"/>: build hot and cold observables from diagrams and
-/// assert results against them. Frames are <see cref="TestScheduler.FrameTicks"/> long; the origin of
-/// hot and expected diagrams (their <c>^</c>, or first frame) is at the subscription time used by
-/// <see cref="TestScheduler.Start{T}(Func{IObservable{T}})"/>, 200, unless told otherwise.
+/// Marble diagrams on Microsoft's <see cref="TestScheduler"/>: build hot and cold observables from
+/// diagrams and assert results against them. Frames are <see cref="GetFrameTicks"/> long (10 ticks
+/// unless set with <see cref="WithFrameTicks"/>); the origin of hot and expected diagrams (their
+/// <c>^</c>, or first frame) is at the subscription time used by
+/// <see cref="TestScheduler.Start{T}(Func{IObservable{T}})"/>, <see cref="ReactiveTest.Subscribed"/> (200),
+/// unless told otherwise.
 /// </summary>
 public static class TestSchedulerMarbleExtensions
 {
+    private static readonly ConditionalWeakTable<TestScheduler, StrongBox<long>> s_frameTicks = new();
+
+    /// <summary>
+    /// Sets how many ticks one frame of a marble diagram stands for on <paramref name="scheduler"/>, for
+    /// every marble helper called on it afterwards; for example <c>TimeSpan.FromSeconds(1).Ticks</c>
+    /// to draw a rule's five-second window as five frames.
+    /// </summary>
+    /// <param name="scheduler">The scheduler.</param>
+    /// <param name="frameTicks">Ticks per frame.</param>
+    /// <returns>The same scheduler, for <c>new TestScheduler().WithFrameTicks(…)</c>.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="frameTicks"/> is not positive.</exception>
+    public static TestScheduler WithFrameTicks(this TestScheduler scheduler, long frameTicks)
+    {
+        ArgumentNullException.ThrowIfNull(scheduler);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(frameTicks);
+        s_frameTicks.AddOrUpdate(scheduler, new StrongBox<long>(frameTicks));
+        return scheduler;
+    }
+
+    /// <summary>Gets how many ticks one marble frame stands for on <paramref name="scheduler"/>.</summary>
+    /// <param name="scheduler">The scheduler.</param>
+    /// <returns>The value set with <see cref="WithFrameTicks"/>, else <see cref="MarbleDiagram.DefaultFrameTicks"/>.</returns>
+    public static long GetFrameTicks(this TestScheduler scheduler)
+    {
+        ArgumentNullException.ThrowIfNull(scheduler);
+        return s_frameTicks.TryGetValue(scheduler, out var frameTicks) ? frameTicks.Value : MarbleDiagram.DefaultFrameTicks;
+    }
+
     /// <summary>Creates a hot observable from a diagram such as <c>"--a-^-b--|"</c>.</summary>
     /// <typeparam name="T">The element type.</typeparam>
     /// <param name="scheduler">The scheduler.</param>
@@ -29,7 +60,7 @@ public static class TestSchedulerMarbleExtensions
         long origin = ReactiveTest.Subscribed)
     {
         ArgumentNullException.ThrowIfNull(scheduler);
-        return scheduler.CreateHotObservable([.. MarbleDiagram.Parse(diagram, values, error, origin, scheduler.FrameTicks)]);
+        return scheduler.CreateHotObservable([.. MarbleDiagram.Parse(diagram, values, error, origin, scheduler.GetFrameTicks())]);
     }
 
     /// <summary>Creates a hot observable of the diagram's own symbols.</summary>
@@ -39,7 +70,10 @@ public static class TestSchedulerMarbleExtensions
     /// <exception cref="FormatException">The diagram is malformed.</exception>
     public static ITestableObservable<char> Hot(this TestScheduler scheduler, string diagram) => scheduler.Hot<char>(diagram);
 
-    /// <summary>Creates a cold observable from a diagram such as <c>"-a-b|"</c>; each subscription starts at its first frame.</summary>
+    /// <summary>
+    /// Creates a cold observable from a diagram such as <c>"-a-b|"</c>; each subscription starts at its first
+    /// frame (Microsoft's scheduler delivers what is on frame 0 one tick after the subscription, still frame 0).
+    /// </summary>
     /// <typeparam name="T">The element type.</typeparam>
     /// <param name="scheduler">The scheduler.</param>
     /// <param name="diagram">The diagram; it may not contain <c>^</c>.</param>
@@ -62,7 +96,7 @@ public static class TestSchedulerMarbleExtensions
                 $"Marble diagram \"{diagram}\" has '^' at position {parsed.SubscriptionPosition}, but a cold observable starts at each subscription; use Hot for '^'.");
         }
 
-        return scheduler.CreateColdObservable([.. MarbleDiagram.ToNotifications(diagram, parsed, values, error, 0, scheduler.FrameTicks)]);
+        return scheduler.CreateColdObservable([.. MarbleDiagram.ToNotifications(diagram, parsed, values, error, 0, scheduler.GetFrameTicks())]);
     }
 
     /// <summary>Creates a cold observable of the diagram's own symbols.</summary>
@@ -91,7 +125,7 @@ public static class TestSchedulerMarbleExtensions
     {
         ArgumentNullException.ThrowIfNull(scheduler);
         ArgumentNullException.ThrowIfNull(observer);
-        MarbleAssert.AreEqual(expected, observer.Messages, values, error, origin, scheduler.FrameTicks);
+        MarbleAssert.AreEqual(expected, observer.Messages, values, error, origin, scheduler.GetFrameTicks());
     }
 
     /// <summary>
@@ -116,7 +150,7 @@ public static class TestSchedulerMarbleExtensions
         ArgumentNullException.ThrowIfNull(scheduler);
         ArgumentNullException.ThrowIfNull(source);
         var observer = scheduler.Start(() => source);
-        MarbleAssert.AreEqual(expected, observer.Messages, values, error, ReactiveTest.Subscribed, scheduler.FrameTicks);
+        MarbleAssert.AreEqual(expected, observer.Messages, values, error, ReactiveTest.Subscribed, scheduler.GetFrameTicks());
         return observer;
     }
 
@@ -133,6 +167,6 @@ public static class TestSchedulerMarbleExtensions
     {
         ArgumentNullException.ThrowIfNull(scheduler);
         ArgumentNullException.ThrowIfNull(observable);
-        MarbleAssert.SubscriptionsAreEqual(observable.Subscriptions, expected, ReactiveTest.Subscribed, scheduler.FrameTicks);
+        MarbleAssert.SubscriptionsAreEqual(observable.Subscriptions, expected, ReactiveTest.Subscribed, scheduler.GetFrameTicks());
     }
 }

@@ -44,7 +44,7 @@ public static class ShadowThenSocketRule
 
     private static bool IsShadowOpen(Syscall call) =>
         s_openCalls.Contains(call.Name, StringComparer.Ordinal) &&
-        call.Decoded.TryGetValue("filename", out var name) &&
+        call.Decoded.TryGetValue("pathname", out var name) &&
         name is string path &&
         string.Equals(path, "/etc/shadow", StringComparison.Ordinal);
 }

@@ -206,6 +206,27 @@ static int follow(const struct ntp_plan *plan, uint64_t base, const struct ntp_p
     return 1;
 }
 
+/* A vCPU's base (Linux: its per-cpu offset) never changes once the kernel runs, so it is read once
+ * per plan; a value that cannot be read is not cached. */
+static struct {
+    const struct ntp_plan *plan;
+    uint64_t base;
+} g_vcpu_base[NTP_MAX_VCPUS];
+
+static int vcpu_base(const struct ntp_plan *plan, unsigned vcpu, uint64_t *base)
+{
+    if (g_vcpu_base[vcpu].plan == plan) {
+        *base = g_vcpu_base[vcpu].base;
+        return 1;
+    }
+    if (!read_virtual(plan->kernel_root, plan->per_vcpu_table + 8ull * vcpu, base, 8)) {
+        return 0;
+    }
+    g_vcpu_base[vcpu].base = *base;
+    g_vcpu_base[vcpu].plan = plan; /* only this vCPU's thread touches its entry */
+    return 1;
+}
+
 /* ---- plan ------------------------------------------------------------------------------- */
 
 static void on_reset(qemu_plugin_id_t id);
@@ -399,26 +420,19 @@ static void on_trap(unsigned int vcpu, void *userdata)
     trap.address = point->address;
     trap.kind = point->kind;
     trap.number = ~0ull;
-    trap.timestamp = now_ns();
-    if (map_ram() && read_virtual(plan->kernel_root, plan->per_vcpu_table + 8ull * vcpu, &trap.per_vcpu_base, 8)) {
-        if (follow(plan, trap.per_vcpu_base, &plan->frame, &trap.frame_va)) {
-            trap.flags |= NTP_TRAP_FRAME;
-            uint32_t offset = point->kind == NTP_POINT_EXIT ? plan->exit_number_offset : plan->entry_number_offset;
-            uint64_t number;
-            if (read_virtual(plan->kernel_root, trap.frame_va + offset, &number, 8)) {
-                trap.number = number & plan->number_mask;
-                trap.flags |= NTP_TRAP_NUMBER;
-            }
+    int based = map_ram() && vcpu_base(plan, vcpu, &trap.per_vcpu_base);
+    if (based && follow(plan, trap.per_vcpu_base, &plan->frame, &trap.frame_va)) {
+        trap.flags |= NTP_TRAP_FRAME;
+        uint32_t offset = point->kind == NTP_POINT_EXIT ? plan->exit_number_offset : plan->entry_number_offset;
+        uint64_t number;
+        if (read_virtual(plan->kernel_root, trap.frame_va + offset, &number, 8)) {
+            trap.number = number & plan->number_mask;
+            trap.flags |= NTP_TRAP_NUMBER;
         }
-        if (follow(plan, trap.per_vcpu_base, &plan->task, &trap.task)) {
-            trap.flags |= NTP_TRAP_TASK;
-        }
-    }
-    if ((trap.flags & (NTP_TRAP_FRAME | NTP_TRAP_TASK)) != (NTP_TRAP_FRAME | NTP_TRAP_TASK)) {
-        __atomic_fetch_add(&g_ctl->memory_errors, 1, __ATOMIC_RELAXED);
     }
 
-    /* In-plugin filter: a call whose number is known and not requested never wakes the host. */
+    /* In-plugin filter, before anything else is read: a call whose number is known and not
+     * requested costs only the frame walk and never wakes the host. */
     if (plan->filter_enabled && (trap.flags & NTP_TRAP_NUMBER)) {
         uint64_t n = trap.number;
         const uint64_t *set = g_ctl->filter[point->filter_set % NTP_FILTER_SETS];
@@ -426,6 +440,14 @@ static void on_trap(unsigned int vcpu, void *userdata)
             __atomic_fetch_add(&v->filtered, 1, __ATOMIC_RELAXED);
             return;
         }
+    }
+
+    trap.timestamp = now_ns();
+    if (based && follow(plan, trap.per_vcpu_base, &plan->task, &trap.task)) {
+        trap.flags |= NTP_TRAP_TASK;
+    }
+    if ((trap.flags & (NTP_TRAP_FRAME | NTP_TRAP_TASK)) != (NTP_TRAP_FRAME | NTP_TRAP_TASK)) {
+        __atomic_fetch_add(&g_ctl->memory_errors, 1, __ATOMIC_RELAXED);
     }
 
     __atomic_fetch_add(&v->forwarded, 1, __ATOMIC_RELAXED);

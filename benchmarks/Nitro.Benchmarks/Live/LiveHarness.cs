@@ -1,102 +1,149 @@
 using System.Diagnostics;
 using System.Globalization;
 using Nitro.Cli.Live;
+using Nitro.Kvm.Listening;
+using Nitro.Kvm.Plugin;
+using Nitro.Kvm.Tracing;
 using Nitro.Tests.Shared;
 
 namespace Nitro.Benchmarks.Live;
 
 /// <summary>
-/// Measures live tracing on the bundled guest under QEMU: the guest workload's wall time untraced,
-/// fully traced and filtered to two calls, traps per second, and the host CPU time per trap.
-/// Run: <c>dotnet run -c Release --project benchmarks/Nitro.Benchmarks -- live [--runs N] [--vcpus N] [--parallel]</c>;
-/// <c>--vcpus</c> boots the guest with that many vCPUs, <c>--parallel</c> runs two copies of the
-/// workload at once (so that a second vCPU has something to do).
+/// Measures live tracing on the bundled guest under QEMU, side by side in one run: the guest
+/// workload's wall time untraced, fully traced and filtered to two calls it makes rarely, traps per
+/// second and the host CPU time per trap — for the gdbstub listener and the trap plugin (synchronous
+/// and streaming), with 1 or more vCPUs, on the bundled workload and a syscall-dense one
+/// (<c>dd bs=1</c>: two calls per byte).
+/// Run: <c>dotnet run -c Release --project benchmarks/Nitro.Benchmarks -- live [--runs N] [--vcpus 1,2]
+/// [--listeners gdbstub,plugin,stream] [--workloads bundled,dd] [--dd-count N] [--gdbstub-dd-count N] [--plugin-spin N] [--host-spin N]</c>.
 /// </summary>
 internal static class LiveHarness
 {
     // Busybox commands that make a few hundred system calls each round.
-    private const string Workload = "for i in 1 2 3 4 5 6 7 8 9 10; do cat /etc/passwd > /dev/null; ls / > /dev/null; echo x > /tmp/f; done";
+    private const string Bundled = "for i in 1 2 3 4 5 6 7 8 9 10; do cat /etc/passwd > /dev/null; ls / > /dev/null; echo x > /tmp/f; done";
+
+    private static (int Plugin, int Host) s_spins;
+
+    private static readonly string[] s_rare = ["connect", "unlink"]; // requested, but never or rarely called by the workloads
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var runs = 3;
-        var vcpus = 1;
-        var parallel = false;
-        for (var i = 0; i < args.Length; i++)
+        if (Parse(args) is not { } settings)
         {
-            switch (args[i])
-            {
-                case "--runs" when i + 1 < args.Length:
-                    runs = int.Parse(args[++i], CultureInfo.InvariantCulture);
-                    break;
-                case "--vcpus" when i + 1 < args.Length:
-                    vcpus = int.Parse(args[++i], CultureInfo.InvariantCulture);
-                    break;
-                case "--parallel":
-                    parallel = true;
-                    break;
-                default:
-                    Console.Error.WriteLine($"live: unknown option '{args[i]}' (--runs N, --vcpus N, --parallel)");
-                    return 2;
-            }
+            return 2;
         }
 
+        var (runs, vcpuCounts, listeners, workloads, ddCount, gdbDdCount) = settings;
         var (kernel, initrd) = TestGuest.Default;
-        var workload = parallel ? $"( {Workload} ) & ( {Workload} ) & wait" : Workload;
-        var append = $"quiet panic=-1 nitro.workload=\"{workload}\"";
-        Console.WriteLine($"workload: {workload}");
-        Console.WriteLine($"vCPUs: {vcpus}");
-        Console.WriteLine($"{"mode",-22} {"run",3} {"workload s",10} {"calls",6} {"traps",6} {"traps/s",8} {"host µs/trap",12} {"(read",6} {"obs",5} {"resume)",7} {"CPU µs/trap",11} {"calls on vCPU>0",15}");
-
-        var results = new Dictionary<string, List<double>>(StringComparer.Ordinal);
-        foreach (var (mode, syscalls) in new (string, string[]?)[]
-            {
-                ("untraced", []),
-                ("full", null),
-                ("filtered openat,write", ["openat", "write"]),
-                ("filtered connect,unlink", ["connect", "unlink"]), // requested but never called by the workload
-            })
+        Console.WriteLine($"load at start: {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"{"workload",-10} {"vcpus",5} {"listener",-8} {"mode",-17} {"run",3} {"guest s",8} {"calls",8} {"traps",8} {"traps/s",9} {"CPU µs/trap",11} {"lost",5}");
+        var medians = new List<(string Key, double Seconds, double TrapsPerSecond, double CpuPerTrap)>();
+        foreach (var workload in workloads)
         {
-            for (var run = 0; run < runs; run++)
+            foreach (var vcpus in vcpuCounts)
             {
-                var seconds = await MeasureAsync(kernel, initrd, append, vcpus, mode, syscalls, run);
-                if (!results.TryGetValue(mode, out var list))
+                var untraced = await MedianAsync(kernel, initrd, workload, ddCount, vcpus, "gdbstub", "untraced", runs, medians);
+                foreach (var listener in listeners)
                 {
-                    results[mode] = list = [];
+                    var count = listener is "gdbstub" ? Math.Min(ddCount, gdbDdCount) : ddCount;
+                    var baseline = count == ddCount || workload is not "dd" ? untraced : await MedianAsync(kernel, initrd, workload, count, vcpus, "gdbstub", "untraced", runs, medians);
+                    foreach (var mode in new[] { "full", "filtered-rare" })
+                    {
+                        var seconds = await MedianAsync(kernel, initrd, workload, count, vcpus, listener, mode, runs, medians);
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  => {workload}{(workload is "dd" ? $"({count})" : string.Empty)} {vcpus} vCPU {listener} {mode}: traced ÷ untraced = {seconds / baseline:0.00}"));
+                    }
                 }
-
-                list.Add(seconds);
             }
         }
 
-        var untraced = Median(results["untraced"]);
-        Console.WriteLine();
-        foreach (var (mode, list) in results)
-        {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{mode,-22} median {Median(list),7:0.000} s   traced ÷ untraced = {Median(list) / untraced,6:0.00}"));
-        }
-
+        Console.WriteLine($"load at end: {File.ReadAllText("/proc/loadavg").Trim()}");
         return 0;
     }
 
-    private static async Task<double> MeasureAsync(string kernel, string initrd, string append, int vcpus, string mode, string[]? syscalls, int run)
+    private static Settings? Parse(string[] args)
     {
-        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Kernel = kernel, Initrd = initrd, Append = append, Vcpus = vcpus }, CancellationToken.None);
+        var runs = 3;
+        int[] vcpuCounts = [1];
+        string[] listeners = ["gdbstub", "plugin", "stream"];
+        string[] workloads = ["bundled", "dd"];
+        var ddCount = 200_000;
+        var gdbDdCount = 2_000;
+        var defaults = new PluginListenerOptions();
+        var (pluginSpin, hostSpin) = (defaults.PluginSpin, defaults.HostSpin);
+        for (var i = 0; i < args.Length; i += 2)
+        {
+            if (i + 1 >= args.Length)
+            {
+                Fail(args[i]);
+                return null;
+            }
+
+            var value = args[i + 1];
+            switch (args[i])
+            {
+                case "--runs": runs = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--vcpus": vcpuCounts = [.. value.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture))]; break;
+                case "--listeners": listeners = value.Split(','); break;
+                case "--workloads": workloads = value.Split(','); break;
+                case "--dd-count": ddCount = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--gdbstub-dd-count": gdbDdCount = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--plugin-spin": pluginSpin = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--host-spin": hostSpin = int.Parse(value, CultureInfo.InvariantCulture); break;
+                default: Fail(args[i]); return null;
+            }
+        }
+
+        s_spins = (pluginSpin, hostSpin);
+        Console.WriteLine($"plugin spin {pluginSpin}, host spin {hostSpin}");
+        return new Settings(runs, vcpuCounts, listeners, workloads, ddCount, gdbDdCount);
+    }
+
+    private sealed record Settings(int Runs, int[] VcpuCounts, string[] Listeners, string[] Workloads, int DdCount, int GdbDdCount);
+
+    private static int Fail(string option)
+    {
+        Console.Error.WriteLine($"live: unknown option or missing value '{option}' (--runs N, --vcpus 1,2, --listeners gdbstub,plugin,stream, --workloads bundled,dd, --dd-count N, --gdbstub-dd-count N, --plugin-spin N, --host-spin N)");
+        return 2;
+    }
+
+    private static async Task<double> MedianAsync(string kernel, string initrd, string workload, int ddCount, int vcpus, string listener, string mode, int runs, List<(string, double, double, double)> medians)
+    {
+        var results = new List<(double Seconds, double TrapsPerSecond, double CpuPerTrap)>();
+        for (var run = 0; run < runs; run++)
+        {
+            results.Add(await MeasureAsync(kernel, initrd, workload, ddCount, vcpus, listener, mode, run));
+        }
+
+        var median = results.OrderBy(r => r.Seconds).ElementAt(results.Count / 2);
+        medians.Add(($"{workload} {vcpus} {listener} {mode}", median.Seconds, median.TrapsPerSecond, median.CpuPerTrap));
+        return median.Seconds;
+    }
+
+    private static async Task<(double Seconds, double TrapsPerSecond, double CpuPerTrap)> MeasureAsync(string kernel, string initrd, string workload, int ddCount, int vcpus, string listener, string mode, int run)
+    {
+        var script = workload is "dd" ? $"dd if=/dev/zero of=/dev/null bs=1 count={ddCount}" : Bundled;
+        var options = new LiveSessionOptions
+        {
+            Kernel = kernel,
+            Initrd = initrd,
+            Append = $"quiet panic=-1 nitro.workload=\"{script}\"",
+            Vcpus = vcpus,
+            Listener = listener is "gdbstub" ? ListenerChoice.GdbStub : ListenerChoice.Plugin,
+            Plugin = new PluginListenerOptions
+            {
+                Mode = listener is "stream" ? PluginDeliveryMode.Streaming : PluginDeliveryMode.Synchronous,
+                PluginSpin = s_spins.Plugin,
+                HostSpin = s_spins.Host,
+            },
+        };
+        await using var session = await LiveLinuxSession.StartAsync(options, CancellationToken.None);
         var calls = 0L;
-        var otherVcpus = 0L;
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         IDisposable? subscription = null;
-        if (syscalls is null || syscalls.Length > 0)
+        if (mode is not "untraced")
         {
-            subscription = session.Syscalls(syscalls).Subscribe(c =>
-            {
-                calls++;
-                if (c.Vcpu > 0)
-                {
-                    otherVcpus++;
-                }
-            }, ex => done.TrySetException(ex), () => done.TrySetResult());
-            await session.Listener.WaitUntilAttachedAsync();
+            subscription = session.Syscalls(mode is "full" ? null : s_rare).Subscribe(_ => calls++, ex => done.TrySetException(ex), () => done.TrySetResult());
+            await session.WaitUntilAttachedAsync();
         }
         else
         {
@@ -104,28 +151,31 @@ internal static class LiveHarness
             await session.Target.ResumeAsync(CancellationToken.None);
         }
 
-        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-        var startLine = session.Target.WaitForConsoleAsync("NITRO-WORKLOAD-START", TimeSpan.FromMinutes(10));
-        var endLine = session.Target.WaitForConsoleAsync("NITRO-WORKLOAD-END", TimeSpan.FromMinutes(10));
+        var startLine = session.Target.WaitForConsoleAsync("NITRO-WORKLOAD-START", TimeSpan.FromMinutes(30));
+        var endLine = session.Target.WaitForConsoleAsync("NITRO-WORKLOAD-END", TimeSpan.FromMinutes(30));
         await session.ReleaseWorkloadAsync();
         await startLine;
+        var (trapsBefore, _) = Traps(session);
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         await endLine;
         var seconds = clock.Elapsed.TotalSeconds;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+        var (trapsAfter, lost) = Traps(session);
         subscription?.Dispose();
-        var stats = session.Listener.Statistics;
-        var traps = Math.Max(stats.Traps, 1);
-        var hostPerTrap = (stats.ReadingRegisters + stats.Observers + stats.Resuming).TotalMicroseconds / traps;
+        var traps = trapsAfter - trapsBefore;
+        var cpuPerTrap = traps == 0 ? 0 : cpu.TotalMicroseconds / traps;
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"{mode,-22} {run,3} {seconds,10:0.000} {calls,6} {stats.Traps,6} {stats.Traps / seconds,8:0} {(stats.Traps == 0 ? 0 : hostPerTrap),12:0} {stats.ReadingRegisters.TotalMicroseconds / traps,6:0} {stats.Observers.TotalMicroseconds / traps,5:0} {stats.Resuming.TotalMicroseconds / traps,7:0} {(stats.Traps == 0 ? 0 : cpu.TotalMicroseconds / traps),11:0} {otherVcpus,15}"));
-        return seconds;
+            $"{workload,-10} {vcpus,5} {listener,-8} {mode,-17} {run,3} {seconds,8:0.000} {calls,8} {traps,8} {traps / seconds,9:0} {cpuPerTrap,11:0.0} {lost,5}"));
+        return (seconds, traps / seconds, cpuPerTrap);
     }
 
-    private static double Median(List<double> values)
+    /// <summary>Traps that reached the host: breakpoint stops (gdbstub) or forwarded callbacks (plugin), and events the plugin lost.</summary>
+    private static (long Traps, long Lost) Traps(LiveLinuxSession session) => session.Listener switch
     {
-        var sorted = values.Order().ToArray();
-        return sorted[sorted.Length / 2];
-    }
+        GdbStubListener gdb => (gdb.Statistics.Traps, 0),
+        PluginListener plugin => (plugin.Statistics.Forwarded, plugin.Statistics.Lost),
+        _ => (0, 0),
+    };
 }

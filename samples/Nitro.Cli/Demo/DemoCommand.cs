@@ -33,12 +33,13 @@ internal static class DemoCommand
                 return ReplayAsync(console, file?.FullName, result.GetValue(speed), timeout, cancellationToken);
             }
 
-            return LiveAsync(console, result.GetValue(live.Vcpus), result.GetValue(speed), timeout, cancellationToken);
+            var session = new LiveSessionOptions { Kernel = string.Empty, Vcpus = result.GetValue(live.Vcpus), Listener = live.ListenerOf(result), Plugin = new Nitro.Kvm.Plugin.PluginListenerOptions { Mode = live.PluginModeOf(result) } };
+            return LiveAsync(console, session, result.GetValue(speed), timeout, cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> LiveAsync(CliConsole console, int vcpus, double speed, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async Task<int> LiveAsync(CliConsole console, LiveSessionOptions session, double speed, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (!BundledGuest.QemuAvailable())
         {
@@ -59,7 +60,7 @@ internal static class DemoCommand
         }
 
         await console.Error.WriteLineAsync($"nitro: booting {guest.Kernel} under QEMU and attaching…");
-        var request = new LiveRequest(new LiveSessionOptions { Kernel = guest.Kernel, Initrd = guest.Initrd, Vcpus = vcpus }, [], timeout);
+        var request = new LiveRequest(session with { Kernel = guest.Kernel, Initrd = guest.Initrd }, [], timeout);
         var handler = new DemoHandler(console);
         var code = await LiveRun.RunAsync(console, request, handler, cancellationToken);
         handler.View?.WriteSummary(handler.Outcome);
@@ -163,7 +164,7 @@ internal static class DemoCommand
         private static DemoGauges Gauges(LiveLinuxSession session)
         {
             var backend = session.Backend.Statistics.Snapshot();
-            return new DemoGauges(session.Listener.Statistics.Traps, backend.Events, backend.MemoryErrors, backend.Dropped);
+            return new DemoGauges(session.Traps, backend.Events, backend.MemoryErrors, backend.Dropped);
         }
     }
 }

@@ -25,7 +25,22 @@ internal sealed class LiveCommandOptions
 
     public Option<int> Vcpus { get; } = new("--vcpus") { Description = "Number of vCPUs", DefaultValueFactory = _ => 1 };
 
-    public Option<bool> NoWait { get; } = new("--no-wait") { Description = "The guest has no nitro.wait support: attach once its kernel is up" };
+    public Option<bool> NoWait { get; } = new("--no-wait") { Description = "The guest has no nitro.wait support: attach as early as the listener allows (the plugin holds its first user-mode instruction)" };
+
+    public Option<string> Listener { get; } = CreateListenerOption();
+
+    public Option<bool> Stream { get; } = new("--stream") { Description = "Plugin only: the vCPU does not wait for observers (snapshots in a ring; arguments cannot be changed)" };
+
+    private static Option<string> CreateListenerOption()
+    {
+        var option = new Option<string>("--listener")
+        {
+            Description = "How to trap: the QEMU trap plugin (fast; the default when gcc can build it) or QEMU's gdbstub (slow under TCG)",
+            DefaultValueFactory = _ => "auto",
+        };
+        option.AcceptOnlyFromAmong("auto", "plugin", "gdbstub");
+        return option;
+    }
 
     /// <summary>Adds the options to <paramref name="command"/>; <paramref name="withGuest"/> false leaves out the guest options (the demo finds its own guest).</summary>
     public void AddTo(Command command, bool withGuest = true)
@@ -54,11 +69,25 @@ internal sealed class LiveCommandOptions
 
         command.Options.Add(Timeout);
         command.Options.Add(Vcpus);
+        command.Options.Add(Listener);
+        command.Options.Add(Stream);
         if (withGuest)
         {
             command.Options.Add(NoWait);
         }
     }
+
+    /// <summary>The listener --listener asks for.</summary>
+    public Kvm.Tracing.ListenerChoice ListenerOf(ParseResult result) => result.GetValue(Listener) switch
+    {
+        "plugin" => Kvm.Tracing.ListenerChoice.Plugin,
+        "gdbstub" => Kvm.Tracing.ListenerChoice.GdbStub,
+        _ => Kvm.Tracing.ListenerChoice.Auto,
+    };
+
+    /// <summary>The plugin's delivery mode --stream asks for.</summary>
+    public Kvm.Plugin.PluginDeliveryMode PluginModeOf(ParseResult result) =>
+        result.GetValue(Stream) ? Kvm.Plugin.PluginDeliveryMode.Streaming : Kvm.Plugin.PluginDeliveryMode.Synchronous;
 
     /// <summary>The request the parsed options describe.</summary>
     public LiveRequest ToRequest(ParseResult result) => new(
@@ -71,6 +100,8 @@ internal sealed class LiveCommandOptions
             Append = result.GetValue(Append),
             Vcpus = result.GetValue(Vcpus),
             WaitMarker = result.GetValue(NoWait) ? null : "NITRO-WAITING",
+            Listener = ListenerOf(result),
+            Plugin = new Kvm.Plugin.PluginListenerOptions { Mode = PluginModeOf(result) },
         },
         Commands.CallFilters.SplitNames(result.GetValue(Syscall)),
         TimeSpan.FromSeconds(result.GetValue(Timeout)));

@@ -1,17 +1,18 @@
-using System.Diagnostics;
-using System.Reactive.Linq;
 using Nitro.Backends.Linux.Profile;
 using Nitro.Backends.Linux.Tracing;
 using Nitro.Kvm.Listening;
 using Nitro.Kvm.Machinery;
+using Nitro.Kvm.Plugin;
 using Nitro.Kvm.Qemu;
 using Nitro.Kvm.Targets;
+using Nitro.Kvm.Tracing;
+using Nitro.Reactive.Listening;
 using Nitro.Reactive.Machinery;
 using Nitro.Reactive.Syscalls;
 
 namespace Nitro.Cli.Live;
 
-/// <summary>Options of a live session on a Linux guest under QEMU.</summary>
+/// <summary>Options of a live session on a Linux guest under QEMU, as the command line gives them.</summary>
 internal sealed record LiveSessionOptions
 {
     public required string Kernel { get; init; }
@@ -34,48 +35,50 @@ internal sealed record LiveSessionOptions
 
     /// <summary>The machinery configuration (<c>conf/qemu.conf</c>, <c>conf/kvm.conf</c> or <c>conf/libvirt.conf</c>) that defines <see cref="MachineLabel"/>.</summary>
     public string? MachineryConfiguration { get; init; }
+
+    /// <summary>The listener: the trap plugin by default when it can be built, else the gdbstub.</summary>
+    public ListenerChoice Listener { get; init; } = ListenerChoice.Auto;
+
+    /// <summary>How the plugin hands traps over (synchronous by default), its spins and timeouts.</summary>
+    public PluginListenerOptions Plugin { get; init; } = new();
 }
 
 /// <summary>
-/// Wires a live trace together: a traceable guest (QEMU started here, or a machine of a QEMU or
-/// libvirt machinery), the kernel profile read from the guest, the Linux back end, and the gdbstub
-/// listener. The back end plans the traps; the listener sets them. Disposal detaches and stops the
-/// guest (through its machinery when it came from one).
+/// The command line's live session: the SDK's <see cref="TraceSession"/> (the same call an embedding
+/// tool makes) plus what only the CLI knows — which machinery module a configuration file names, and
+/// the bundled guest's <c>nitro.wait</c> convention.
 /// </summary>
 internal sealed class LiveLinuxSession : IAsyncDisposable
 {
     /// <summary>libvirt's VIR_DOMAIN_RUNNING_FROM_SNAPSHOT: the domain came back running from a snapshot.</summary>
     private const int RunningFromSnapshot = 4;
 
-    private readonly Func<ValueTask> _release;
-    private bool _released;
+    private LiveLinuxSession(TraceSession trace) => Trace = trace;
 
-    private LiveLinuxSession(ITraceTarget target, Func<ValueTask> release, LinuxKernelProfile profile, LinuxBackend backend, GdbStubListener listener, bool waiting, TimeSpan profileTime)
-    {
-        Target = target;
-        _release = release;
-        Profile = profile;
-        Backend = backend;
-        Listener = listener;
-        GuestIsWaiting = waiting;
-        ProfileTime = profileTime;
-    }
+    /// <summary>Gets the SDK session.</summary>
+    public TraceSession Trace { get; }
 
     /// <summary>Gets the traced guest.</summary>
-    public ITraceTarget Target { get; }
+    public ITraceTarget Target => Trace.Target;
 
     /// <summary>Gets the QEMU machine when the guest is one the SDK started (directly or through the QEMU machinery).</summary>
     public QemuMachine? Machine => Target as QemuMachine;
 
-    public LinuxKernelProfile Profile { get; }
+    public LinuxBackend Backend => (LinuxBackend)Trace.Backend;
 
-    public LinuxBackend Backend { get; }
+    public LinuxKernelProfile Profile => Backend.Profile;
 
-    public GdbStubListener Listener { get; }
+    public INitroListener Listener => Trace.Listener;
 
-    public bool GuestIsWaiting { get; }
+    public TimeSpan ProfileTime => Trace.ProfileTime;
 
-    public TimeSpan ProfileTime { get; }
+    /// <summary>Gets the traps so far: breakpoint stops that became events (gdbstub), or requested traps handed to the host (plugin).</summary>
+    public long Traps => Listener switch
+    {
+        GdbStubListener gdb => gdb.Statistics.Traps,
+        PluginListener plugin => plugin.Statistics.Forwarded,
+        _ => 0,
+    };
 
     public static async Task<LiveLinuxSession> StartAsync(LiveSessionOptions options, CancellationToken cancellationToken)
     {
@@ -90,11 +93,27 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
             append += " nitro.wait";
         }
 
-        var machine = await QemuMachine.StartAsync(
-            new QemuOptions { Kernel = options.Kernel, Initrd = options.Initrd, Append = append, MemoryMiB = options.MemoryMiB, Vcpus = options.Vcpus },
-            cancellationToken);
-        return await AttachAsync(machine, machine.DisposeAsync, options, alreadyWaiting: false, cancellationToken);
+        var qemu = new QemuOptions { Kernel = options.Kernel, Initrd = options.Initrd, Append = append, MemoryMiB = options.MemoryMiB, Vcpus = options.Vcpus };
+        return new LiveLinuxSession(await TraceSession.StartAsync(qemu, LinuxBackendFactory.Default, SessionOptions(options), cancellationToken));
     }
+
+    public IObservable<Syscall> Syscalls(IReadOnlyCollection<string>? names) => Trace.Syscalls(names);
+
+    public Task WaitUntilAttachedAsync(CancellationToken cancellationToken = default) => Trace.WaitUntilAttachedAsync(cancellationToken);
+
+    /// <summary>Lets a guest that waits (nitro.wait) start its workload.</summary>
+    public Task ReleaseWorkloadAsync() => Trace.ReleaseWorkloadAsync();
+
+    public ValueTask DisposeAsync() => Trace.DisposeAsync();
+
+    private static TraceSessionOptions SessionOptions(LiveSessionOptions options, bool markerSeen = false) => new()
+    {
+        Listener = options.Listener,
+        Plugin = options.Plugin,
+        WaitMarker = options.WaitMarker,
+        WaitMarkerSeen = markerSeen,
+        BootTimeout = options.BootTimeout,
+    };
 
     /// <summary>The machinery named by the configuration file starts the machine, and stops it when the session ends.</summary>
     private static async Task<LiveLinuxSession> StartMachineAsync(string label, string conf, LiveSessionOptions options, CancellationToken cancellationToken)
@@ -139,112 +158,18 @@ internal sealed class LiveLinuxSession : IAsyncDisposable
             // A domain reverted to a snapshot taken while its guest waited (nitro.wait) still waits,
             // but the marker is not printed again.
             var fromSnapshot = target is LibvirtTraceTarget domain && domain.State.Reason == RunningFromSnapshot;
-            return await AttachAsync(
+            var session = await TraceSession.AttachAsync(
                 target,
+                LinuxBackendFactory.Default,
+                SessionOptions(options with { WaitMarker = waits ? options.WaitMarker : null }, markerSeen: waits && fromSnapshot),
                 ReleaseMachineryAsync,
-                options with { WaitMarker = waits && !fromSnapshot ? options.WaitMarker : null },
-                alreadyWaiting: waits && fromSnapshot,
                 cancellationToken);
+            return new LiveLinuxSession(session);
         }
         catch
         {
             await ReleaseMachineryAsync();
             throw;
-        }
-    }
-
-    /// <summary>Reads the profile of a running guest and connects the listener; releases the guest on failure.</summary>
-    private static async Task<LiveLinuxSession> AttachAsync(ITraceTarget target, Func<ValueTask> release, LiveSessionOptions options, bool alreadyWaiting, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var waiting = alreadyWaiting;
-            if (options.WaitMarker is not null)
-            {
-                await target.WaitForConsoleAsync(options.WaitMarker, options.BootTimeout, cancellationToken);
-                waiting = true;
-            }
-
-            var clock = Stopwatch.StartNew();
-            var (profile, backend) = await BuildProfileAsync(target, waiting ? TimeSpan.Zero : options.BootTimeout, cancellationToken);
-            var profileTime = clock.Elapsed;
-            var listener = await GdbStubListener.ConnectAsync(target.GdbSocketPath, TimeSpan.FromSeconds(10), cancellationToken);
-            return new LiveLinuxSession(target, release, profile, backend, listener, waiting, profileTime);
-        }
-        catch
-        {
-            await release();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// The decoded calls of the guest: every call, or only the named ones. The stream completes when
-    /// the guest powers off; a gdbstub lost because the guest's QEMU went away with it (libvirt
-    /// destroys a domain whose guest powered off) counts as that, not as a failure.
-    /// </summary>
-    public IObservable<Syscall> Syscalls(IReadOnlyCollection<string>? names) =>
-        Observable.Defer(() => Backend.Process(Listener.Listen(Backend.CreatePlan(names))))
-            .Catch((GdbTargetLostException lost) => Observable.FromAsync(GuestEndedAsync)
-                .SelectMany(ended => ended ? Observable.Empty<Syscall>() : Observable.Throw<Syscall>(lost)));
-
-    /// <summary>Whether the guest has stopped, waiting briefly for its QEMU to finish going away.</summary>
-    private async Task<bool> GuestEndedAsync(CancellationToken cancellationToken)
-    {
-        for (var i = 0; i < 50 && !Target.HasExited; i++)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
-        }
-
-        return Target.HasExited;
-    }
-
-    /// <summary>Lets a guest that waits (nitro.wait) start its workload.</summary>
-    public async Task ReleaseWorkloadAsync()
-    {
-        if (GuestIsWaiting && !_released)
-        {
-            _released = true;
-            await Target.SendConsoleLineAsync(string.Empty);
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await Listener.DisposeAsync();
-        await _release();
-    }
-
-    /// <summary>
-    /// Reads the profile while the guest is paused and plans the traps; without a marker, polls
-    /// until the kernel is far enough in its boot (relocated, alternatives applied) for both.
-    /// </summary>
-    private static async Task<(LinuxKernelProfile Profile, LinuxBackend Backend)> BuildProfileAsync(ITraceTarget target, TimeSpan pollFor, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow + pollFor;
-        while (true)
-        {
-            await target.PauseAsync(cancellationToken);
-            try
-            {
-                var profile = LinuxKernelProfile.LoadOrBuild(target.Memory, cancellationToken: cancellationToken);
-                var backend = new LinuxBackend(target.Memory, profile);
-
-                // Early in boot handlers still begin with 'call __fentry__' (ftrace patches them to
-                // NOPs later); planning one handler trap tells whether that has happened.
-                backend.CreatePlan(["read"]);
-                return (profile, backend);
-            }
-            catch (ProfileException) when (DateTime.UtcNow < deadline)
-            {
-                // The kernel has not finished booting (or decompressing) yet.
-            }
-            finally
-            {
-                await target.ResumeAsync(cancellationToken);
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
         }
     }
 }

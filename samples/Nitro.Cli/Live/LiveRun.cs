@@ -3,7 +3,9 @@ using System.Globalization;
 using Nitro.Backends.Linux.Profile;
 using Nitro.Kvm.GdbStub;
 using Nitro.Kvm.Listening;
+using Nitro.Kvm.Plugin;
 using Nitro.Kvm.Qemu;
+using Nitro.Kvm.Tracing;
 using Nitro.Reactive.Syscalls;
 
 namespace Nitro.Cli.Live;
@@ -70,7 +72,7 @@ internal static class LiveRun
         {
             session = await LiveLinuxSession.StartAsync(request.Session, cancellationToken);
         }
-        catch (Exception ex) when (ex is QemuException or ProfileException or TimeoutException or GdbTargetLostException or GdbStubException or Nitro.Reactive.Machinery.MachineryException)
+        catch (Exception ex) when (ex is QemuException or ProfileException or TimeoutException or GdbTargetLostException or GdbStubException or TrapPluginException or Nitro.Reactive.Machinery.MachineryException)
         {
             await console.Error.WriteLineAsync($"nitro: could not start tracing: {ex.Message}");
             return NitroCommand.Failure;
@@ -78,6 +80,11 @@ internal static class LiveRun
 
         await using (session)
         {
+            if (session.Trace.ListenerFallbackReason is { } fallback)
+            {
+                await console.Error.WriteLineAsync($"nitro: tracing through QEMU's gdbstub (slow under TCG) because the trap plugin cannot be used: {fallback}");
+            }
+
             if (session.Backend.Ia32Error is { } ia32)
             {
                 await console.Error.WriteLineAsync($"nitro: 32-bit calls are not (all) traced: {ia32}");
@@ -106,7 +113,7 @@ internal static class LiveRun
                 using (calls.Subscribe(observer))
                 {
                     // The plan is made on subscription: an unknown call name fails the stream before anything attaches.
-                    var attached = session.Listener.WaitUntilAttachedAsync(cancellationToken);
+                    var attached = session.WaitUntilAttachedAsync(cancellationToken);
                     if (await Task.WhenAny(attached, observer.Done) != attached && observer.Done.Exception?.InnerException is { } early)
                     {
                         await console.Error.WriteLineAsync($"nitro: {early.Message}");
@@ -170,12 +177,20 @@ internal static class LiveRun
 
     public static string StatisticsLine(LiveLinuxSession session, long calls, TimeSpan elapsed)
     {
-        var stats = session.Listener.Statistics;
-        var perTrap = Math.Max(stats.Traps, 1);
         var seconds = Math.Max(elapsed.TotalSeconds, 0.001);
+        if (session.Listener is PluginListener plugin)
+        {
+            var p = plugin.Statistics;
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"nitro: {calls} calls from {p.Forwarded} traps in {elapsed.TotalSeconds:0.0} s ({p.Forwarded / seconds:0} traps/s) through the trap plugin; {p.Filtered} filtered inside QEMU, {p.Lost} lost; host per trap {(p.ObserverTime / Math.Max(p.Events, 1)).TotalMicroseconds:0.0} µs; profile {session.ProfileTime.TotalMilliseconds:0} ms");
+        }
+
+        var stats = ((GdbStubListener)session.Listener).Statistics;
+        var perTrap = Math.Max(stats.Traps, 1);
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"nitro: {calls} calls from {stats.Traps} traps ({stats.OtherStops} other stops) in {elapsed.TotalSeconds:0.0} s ({stats.Traps / seconds:0} traps/s); per trap: guest running {(stats.GuestRunning / perTrap).TotalMicroseconds:0} µs, registers {(stats.ReadingRegisters / perTrap).TotalMicroseconds:0} µs, observers {(stats.Observers / perTrap).TotalMicroseconds:0} µs, resuming {(stats.Resuming / perTrap).TotalMicroseconds:0} µs; exit arming changes {stats.ExitArmings}; profile {session.ProfileTime.TotalMilliseconds:0} ms");
+            $"nitro: {calls} calls from {stats.Traps} traps ({stats.OtherStops} other stops) in {elapsed.TotalSeconds:0.0} s ({stats.Traps / seconds:0} traps/s) through the gdbstub; per trap: guest running {(stats.GuestRunning / perTrap).TotalMicroseconds:0} µs, registers {(stats.ReadingRegisters / perTrap).TotalMicroseconds:0} µs, observers {(stats.Observers / perTrap).TotalMicroseconds:0} µs, resuming {(stats.Resuming / perTrap).TotalMicroseconds:0} µs; exit arming changes {stats.ExitArmings}; profile {session.ProfileTime.TotalMilliseconds:0} ms");
     }
 
     private sealed class CountingObserver(LiveHandler handler) : IObserver<Syscall>

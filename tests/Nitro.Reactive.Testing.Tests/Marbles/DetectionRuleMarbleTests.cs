@@ -1,4 +1,5 @@
 using System.Reactive.Linq;
+using Microsoft.Reactive.Testing;
 using Nitro.Reactive.Syscalls;
 using Nitro.Reactive.Testing.Builders;
 using Nitro.Reactive.Testing.Marbles;
@@ -10,15 +11,15 @@ public sealed class DetectionRuleMarbleTests
 {
     private static readonly Dictionary<char, Syscall> s_calls = new()
     {
-        ['s'] = SyscallBuilder.Enter("openat").ByProcess("cat", pid: 42).WithDecoded("filename", "/etc/shadow").Build(),
-        ['p'] = SyscallBuilder.Enter("openat").ByProcess("cat", pid: 42).WithDecoded("filename", "/etc/passwd").Build(),
+        ['s'] = SyscallBuilder.Enter("openat").ByProcess("cat", pid: 42).WithDecoded("pathname", "/etc/shadow").Build(),
+        ['p'] = SyscallBuilder.Enter("openat").ByProcess("cat", pid: 42).WithDecoded("pathname", "/etc/passwd").Build(),
         ['r'] = SyscallBuilder.Enter("read").ByProcess("cat", pid: 42).WithArgs(3).Build(),
-        ['x'] = SyscallBuilder.Enter("openat").ByProcess("sshd", pid: 7).WithDecoded("filename", "/etc/shadow").Build(),
+        ['x'] = SyscallBuilder.Enter("openat").ByProcess("sshd", pid: 7).WithDecoded("pathname", "/etc/shadow").Build(),
     };
 
     private static IObservable<Syscall> ShadowReadByNonDaemon(IObservable<Syscall> calls) =>
         calls.Where(c => string.Equals(c.Name, "openat", StringComparison.Ordinal)
-            && c.Decoded.TryGetValue("filename", out var file) && file is "/etc/shadow"
+            && c.Decoded.TryGetValue("pathname", out var file) && file is "/etc/shadow"
             && !string.Equals(c.Process?.Name, "sshd", StringComparison.Ordinal));
 
     [Test]

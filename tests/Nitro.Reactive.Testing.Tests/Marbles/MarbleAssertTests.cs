@@ -1,6 +1,8 @@
+using System.Reactive.Concurrency;
 using System.Reactive.Linq;
+using Microsoft.Reactive.Testing;
 using Nitro.Reactive.Testing.Marbles;
-using static Nitro.Reactive.Testing.ReactiveTest;
+using static Microsoft.Reactive.Testing.ReactiveTest;
 
 namespace Nitro.Reactive.Testing.Tests.Marbles;
 
@@ -61,14 +63,42 @@ public sealed class MarbleAssertTests
     }
 
     [Test]
-    public void Off_frame_notifications_are_reported_as_such()
+    public void Off_frame_notifications_are_reported_with_their_ticks_into_the_frame()
     {
         var scheduler = new TestScheduler();
         var observer = scheduler.Start(() => Observable.Timer(TimeSpan.FromTicks(15), scheduler).Select(_ => 'a'));
 
         var error = Assert.Throws<MarbleAssertionException>(() => scheduler.ExpectMarbles(observer, "-a|"));
 
-        Assert.That(error!.Message, Does.Contain("+ t=215    frame off-frame").And.Contain("approximate"));
+        Assert.That(error!.Message, Does.Contain("+ t=215    frame 1+5  OnCompleted")
+            .And.Contain("- t=220    frame 2    OnCompleted")
+            .And.Contain("Actual:   -(a|)"));
+    }
+
+    [Test]
+    public void A_notification_anywhere_in_its_frame_matches_the_frame()
+    {
+        var scheduler = new TestScheduler();
+
+        Assert.DoesNotThrow(() => scheduler.ExpectMarbles(Observable.Timer(TimeSpan.FromTicks(19), scheduler).Select(_ => 'a'), "-(a|)"));
+    }
+
+    [Test]
+    public void A_notification_one_tick_past_its_frame_fails()
+    {
+        var scheduler = new TestScheduler();
+
+        Assert.Throws<MarbleAssertionException>(() => scheduler.ExpectMarbles(Observable.Timer(TimeSpan.FromTicks(20), scheduler).Select(_ => 'a'), "-(a|)"));
+    }
+
+    [Test]
+    public void A_group_that_overlaps_a_later_frame_is_drawn_approximately()
+    {
+        var messages = new[] { OnNext(200, 'a'), OnNext(200, 'b'), OnNext(210, 'c') };
+
+        var error = Assert.Throws<MarbleAssertionException>(() => MarbleAssert.AreEqual("(ab)c", messages));
+
+        Assert.That(error!.Message, Does.Contain("Actual:   (ab)c   (approximate").And.Contain("+ t=210    frame 1    OnNext c"));
     }
 
     [Test]
@@ -103,6 +133,15 @@ public sealed class MarbleAssertTests
     }
 
     [Test]
+    public void A_hot_value_on_the_first_frame_comes_just_before_Start_subscribes_at_200()
+    {
+        var scheduler = new TestScheduler();
+        var source = scheduler.Hot("ab|");
+
+        Assert.DoesNotThrow(() => scheduler.ExpectMarbles(source, "-b|"));
+    }
+
+    [Test]
     public void ExpectMarbles_on_an_observable_starts_it_and_returns_the_observer()
     {
         var scheduler = new TestScheduler();
@@ -115,7 +154,7 @@ public sealed class MarbleAssertTests
     [Test]
     public void Custom_frame_length_is_used_by_building_and_asserting()
     {
-        var scheduler = new TestScheduler { FrameTicks = 100 };
+        var scheduler = new TestScheduler().WithFrameTicks(100);
 
         var observer = scheduler.ExpectMarbles(scheduler.Cold("-a|"), "-a|");
 
@@ -187,6 +226,6 @@ public sealed class MarbleAssertTests
     {
         var scheduler = new TestScheduler();
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => { scheduler.FrameTicks = 0; });
+        Assert.Throws<ArgumentOutOfRangeException>(() => scheduler.WithFrameTicks(0));
     }
 }

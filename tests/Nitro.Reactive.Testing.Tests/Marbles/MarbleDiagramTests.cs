@@ -1,6 +1,6 @@
 using System.Reactive;
 using Nitro.Reactive.Testing.Marbles;
-using static Nitro.Reactive.Testing.ReactiveTest;
+using static Microsoft.Reactive.Testing.ReactiveTest;
 
 namespace Nitro.Reactive.Testing.Tests.Marbles;
 

@@ -1,6 +1,7 @@
 using System.Reactive.Linq;
+using Microsoft.Reactive.Testing;
 using Nitro.Reactive.Testing.Marbles;
-using static Nitro.Reactive.Testing.ReactiveTest;
+using static Microsoft.Reactive.Testing.ReactiveTest;
 
 namespace Nitro.Reactive.Testing.Tests.Marbles;
 

@@ -1,8 +1,8 @@
 using System.Reactive.Linq;
+using Microsoft.Reactive.Testing;
 using Nitro.Reactive.Events;
 using Nitro.Reactive.Linq;
 using Nitro.Reactive.Syscalls;
-using Nitro.Reactive.Testing;
 using Nitro.Reactive.Testing.Builders;
 using Nitro.Reactive.Testing.Marbles;
 
@@ -83,7 +83,7 @@ public sealed class OperatorMarbleTests
         var completed = observer.Messages.Where(m => m.Value.Kind == System.Reactive.NotificationKind.OnNext).ToList();
 
         Assert.That(completed, Has.Count.EqualTo(1));
-        Assert.That(completed[0].Time, Is.EqualTo(ReactiveTest.Subscribed + (6 * scheduler.FrameTicks)));
+        Assert.That(completed[0].Time, Is.EqualTo(ReactiveTest.Subscribed + (6 * scheduler.GetFrameTicks())));
         Assert.That(completed[0].Value.Value!.Entry, Is.SameAs(s_calls['r']));
         Assert.That(completed[0].Value.Value.ReturnValue, Is.EqualTo(5));
     }

@@ -1,6 +1,6 @@
 using System.Reactive.Linq;
 using Nitro.Cli.Live;
-using Nitro.Kvm.Listening;
+using Nitro.Kvm.Tracing;
 using Nitro.Reactive.Events;
 using Nitro.Reactive.Linq;
 using Nitro.Reactive.Syscalls;
@@ -19,20 +19,22 @@ public sealed class SmpTracingTests
 {
     private static readonly TimeSpan s_deadline = TimeSpan.FromSeconds(240);
 
-    [Test]
-    public async Task Full_trace_of_two_pinned_processes_attributes_every_call_to_its_process_and_vcpu()
+    [TestCase(ListenerChoice.GdbStub)]
+    [TestCase(ListenerChoice.Plugin)]
+    public async Task Full_trace_of_two_pinned_processes_attributes_every_call_to_its_process_and_vcpu(ListenerChoice listener)
     {
-        var run = await TraceAsync(null);
+        var run = await TraceAsync(null, listener);
 
         // Every trap became a call, so no event was lost between listener and back end.
-        Assert.That(run.Stats.Traps, Is.EqualTo(run.Raw.Count));
+        Assert.That(run.Traps, Is.EqualTo(run.Raw.Count));
         AssertEachProbe(run);
     }
 
-    [Test]
-    public async Task Filtered_trace_of_two_pinned_processes_attributes_every_call_to_its_process_and_vcpu()
+    [TestCase(ListenerChoice.GdbStub)]
+    [TestCase(ListenerChoice.Plugin)]
+    public async Task Filtered_trace_of_two_pinned_processes_attributes_every_call_to_its_process_and_vcpu(ListenerChoice listener)
     {
-        var run = await TraceAsync(["openat", "write"]);
+        var run = await TraceAsync(["openat", "write"], listener);
 
         Assert.That(run.Raw.Select(c => c.Name).Distinct(), Is.SubsetOf(new[] { "openat", "write" }));
         AssertEachProbe(run);
@@ -40,7 +42,7 @@ public sealed class SmpTracingTests
 
     private static void AssertEachProbe(SmpRun run)
     {
-        TestContext.Out.WriteLine($"{run.Raw.Count} calls ({run.Raw.Count(c => c.Vcpu == 0)} on vCPU 0, {run.Raw.Count(c => c.Vcpu == 1)} on vCPU 1), {run.Paired.Count} completed; {run.Stats}");
+        TestContext.Out.WriteLine($"{run.Raw.Count} calls ({run.Raw.Count(c => c.Vcpu == 0)} on vCPU 0, {run.Raw.Count(c => c.Vcpu == 1)} on vCPU 1), {run.Paired.Count} completed; {run.Traps} traps");
         Assert.That(run.Raw.Select(c => c.Vcpu).Distinct().Order(), Is.EqualTo(new[] { 0, 1 }), "events come from both vCPUs");
 
         // The two probes ran at the same time: their rounds overlap in the trace.
@@ -88,10 +90,10 @@ public sealed class SmpTracingTests
         }
     }
 
-    private static async Task<SmpRun> TraceAsync(string[]? syscalls)
+    private static async Task<SmpRun> TraceAsync(string[]? syscalls, ListenerChoice listener)
     {
         var (kernel, initrd) = SmpProbeGuest.Image;
-        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Kernel = kernel, Initrd = initrd, Vcpus = 2 }, CancellationToken.None);
+        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Listener = listener, Kernel = kernel, Initrd = initrd, Vcpus = 2 }, CancellationToken.None);
         var raw = new List<Syscall>();
         var paired = new List<Syscall>();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -100,14 +102,14 @@ public sealed class SmpTracingTests
             .PairWithExit()
             .Subscribe(paired.Add, ex => done.TrySetException(ex), () => done.TrySetResult()))
         {
-            await session.Listener.WaitUntilAttachedAsync();
+            await session.WaitUntilAttachedAsync();
             var lines = new[] { 0, 1 }.Select(cpu => session.Target.WaitForConsoleAsync($"SMPPROBE cpu={cpu}", s_deadline)).ToArray();
             await session.ReleaseWorkloadAsync();
             var reports = (await Task.WhenAll(lines)).Select(SmpProbeReport.Parse).ToList();
             await done.Task.WaitAsync(s_deadline); // the guest powers off after its workload
-            return new SmpRun(raw, paired, reports, session.Listener.Statistics);
+            return new SmpRun(raw, paired, reports, session.Traps);
         }
     }
 
-    private sealed record SmpRun(List<Syscall> Raw, List<Syscall> Paired, List<SmpProbeReport> Reports, GdbStubListenerStatistics Stats);
+    private sealed record SmpRun(List<Syscall> Raw, List<Syscall> Paired, List<SmpProbeReport> Reports, long Traps);
 }
