@@ -22,6 +22,10 @@ else
 fi
 # Build (or find in its cache) the test guest once, so a failure here is reported plainly.
 bash guest/build.sh >/dev/null || { echo "guest/build.sh failed: the live tests cannot run." >&2; echo "0 passed, 1 failed"; exit 1; }
+# Wine 8's real ntdll.dll / win32u.dll (Debian libwine) for the Windows back end's tests, cached like the
+# guest; once fetched here, the tests that read them must find them rather than skip.
+wine_dir=$(bash tests/Nitro.Backends.Windows.Tests/fetch-wine.sh) || { echo "fetch-wine.sh failed: the Windows PE tests cannot run." >&2; echo "0 passed, 1 failed"; exit 1; }
+export NITRO_WINE_DIR="$wine_dir" NITRO_WINE=required
 
 results="artifacts/test-results"
 rm -rf "$results"

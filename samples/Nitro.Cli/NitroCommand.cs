@@ -23,6 +23,7 @@ internal static class NitroCommand
             TraceCommand.Create(console),
             RecordCommand.Create(console),
             DemoCommand.Create(console),
+            WindowsCommands.Create(console),
         };
         foreach (var command in MachineryCommands.Create(console))
         {

@@ -1,0 +1,46 @@
+using System.Collections.Frozen;
+using System.Globalization;
+
+namespace Nitro.Backends.Windows.Decoding;
+
+/// <summary>Names NTSTATUS values (ntstatus.h): <c>STATUS_OBJECT_NAME_NOT_FOUND</c> for 0xC0000034.</summary>
+public static class NtStatus
+{
+    private static readonly FrozenDictionary<uint, string> s_names = new Dictionary<uint, string>
+    {
+        [0x00000000] = "STATUS_SUCCESS", [0x00000001] = "STATUS_WAIT_1", [0x00000080] = "STATUS_ABANDONED_WAIT_0",
+        [0x000000C0] = "STATUS_USER_APC", [0x00000100] = "STATUS_KERNEL_APC", [0x00000101] = "STATUS_ALERTED",
+        [0x00000102] = "STATUS_TIMEOUT", [0x00000103] = "STATUS_PENDING", [0x00000104] = "STATUS_REPARSE",
+        [0x00000105] = "STATUS_MORE_ENTRIES", [0x40000000] = "STATUS_OBJECT_NAME_EXISTS", [0x40000003] = "STATUS_IMAGE_NOT_AT_BASE",
+        [0x80000003] = "STATUS_BREAKPOINT", [0x80000005] = "STATUS_BUFFER_OVERFLOW", [0x80000006] = "STATUS_NO_MORE_FILES",
+        [0x8000000D] = "STATUS_PARTIAL_COPY", [0x8000001A] = "STATUS_NO_MORE_ENTRIES",
+        [0xC0000001] = "STATUS_UNSUCCESSFUL", [0xC0000002] = "STATUS_NOT_IMPLEMENTED", [0xC0000003] = "STATUS_INVALID_INFO_CLASS",
+        [0xC0000004] = "STATUS_INFO_LENGTH_MISMATCH", [0xC0000005] = "STATUS_ACCESS_VIOLATION", [0xC0000008] = "STATUS_INVALID_HANDLE",
+        [0xC000000B] = "STATUS_INVALID_CID", [0xC000000D] = "STATUS_INVALID_PARAMETER", [0xC000000E] = "STATUS_NO_SUCH_DEVICE",
+        [0xC000000F] = "STATUS_NO_SUCH_FILE", [0xC0000010] = "STATUS_INVALID_DEVICE_REQUEST", [0xC0000011] = "STATUS_END_OF_FILE",
+        [0xC0000017] = "STATUS_NO_MEMORY", [0xC0000018] = "STATUS_CONFLICTING_ADDRESSES", [0xC0000019] = "STATUS_NOT_MAPPED_VIEW",
+        [0xC000001A] = "STATUS_UNABLE_TO_FREE_VM", [0xC000001C] = "STATUS_INVALID_SYSTEM_SERVICE", [0xC000001D] = "STATUS_ILLEGAL_INSTRUCTION",
+        [0xC0000021] = "STATUS_ALREADY_COMMITTED", [0xC0000022] = "STATUS_ACCESS_DENIED", [0xC0000023] = "STATUS_BUFFER_TOO_SMALL",
+        [0xC0000024] = "STATUS_OBJECT_TYPE_MISMATCH", [0xC0000033] = "STATUS_OBJECT_NAME_INVALID", [0xC0000034] = "STATUS_OBJECT_NAME_NOT_FOUND",
+        [0xC0000035] = "STATUS_OBJECT_NAME_COLLISION", [0xC0000037] = "STATUS_PORT_DISCONNECTED", [0xC0000039] = "STATUS_OBJECT_PATH_INVALID",
+        [0xC000003A] = "STATUS_OBJECT_PATH_NOT_FOUND", [0xC000003B] = "STATUS_OBJECT_PATH_SYNTAX_BAD", [0xC0000043] = "STATUS_SHARING_VIOLATION",
+        [0xC0000045] = "STATUS_INVALID_PAGE_PROTECTION", [0xC000004B] = "STATUS_THREAD_IS_TERMINATING", [0xC000004E] = "STATUS_SECTION_PROTECTION",
+        [0xC0000056] = "STATUS_DELETE_PENDING", [0xC0000061] = "STATUS_PRIVILEGE_NOT_HELD", [0xC000007B] = "STATUS_INVALID_IMAGE_FORMAT",
+        [0xC000009A] = "STATUS_INSUFFICIENT_RESOURCES", [0xC00000A0] = "STATUS_MEMORY_NOT_ALLOCATED", [0xC00000BA] = "STATUS_FILE_IS_A_DIRECTORY",
+        [0xC00000BB] = "STATUS_NOT_SUPPORTED", [0xC00000E5] = "STATUS_INTERNAL_ERROR", [0xC00000FD] = "STATUS_STACK_OVERFLOW",
+        [0xC0000101] = "STATUS_DIRECTORY_NOT_EMPTY", [0xC0000103] = "STATUS_NOT_A_DIRECTORY", [0xC000010A] = "STATUS_PROCESS_IS_TERMINATING",
+        [0xC0000120] = "STATUS_CANCELLED", [0xC0000135] = "STATUS_DLL_NOT_FOUND", [0xC000013A] = "STATUS_CONTROL_C_EXIT",
+        [0xC0000225] = "STATUS_NOT_FOUND",
+    }.ToFrozenDictionary();
+
+    /// <summary>Names a status; values without a name come back as <c>0x…</c>.</summary>
+    /// <param name="status">The NTSTATUS (the low 32 bits of RAX on return).</param>
+    /// <returns>The name, such as <c>STATUS_ACCESS_DENIED</c>.</returns>
+    public static string Format(uint status) =>
+        s_names.TryGetValue(status, out var name) ? name : string.Create(CultureInfo.InvariantCulture, $"0x{status:x8}");
+
+    /// <summary>Whether a status is a success or an information (severity 0 or 1), as <c>NT_SUCCESS</c>.</summary>
+    /// <param name="status">The NTSTATUS.</param>
+    /// <returns><see langword="true"/> for success and informational values.</returns>
+    public static bool IsSuccess(uint status) => (int)status >= 0;
+}
