@@ -3,7 +3,7 @@ using Nitro.Tests.Shared;
 
 namespace Nitro.Backends.Windows.Tests;
 
-/// <summary>The real symbol data in Data/ and Wine's real DLLs from the fetch-wine.sh cache.</summary>
+/// <summary>The real symbol data (../shared/testdata/windows, copied to Data/ in the output) and Wine's real DLLs from the fetch-wine.sh cache.</summary>
 internal static class TestData
 {
     public const string Win7Guid = "339E74133576439CBCDF7E0229DA3773";

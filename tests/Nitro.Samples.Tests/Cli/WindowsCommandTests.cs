@@ -8,7 +8,7 @@ public sealed class WindowsCommandTests
 {
     private static readonly Lazy<string?> s_wine = new(FindWine);
 
-    private static string DataDirectory => Path.Combine(TestGuest.RepositoryRoot, "tests", "Nitro.Backends.Windows.Tests", "Data");
+    private static string DataDirectory => Path.GetFullPath(Path.Combine(TestGuest.RepositoryRoot, "..", "shared", "testdata", "windows"));
 
     private static string Win7Isf => Path.Combine(DataDirectory, "339E74133576439CBCDF7E0229DA3773.json.xz");
 
