@@ -12,7 +12,8 @@ for arg in "$@"; do
   [ "$arg" = "--replay" ] && replay=1
 done
 if [ "$replay" -eq 0 ]; then
-  ensure_packages qemu-system-x86 cpio gzip xz-utils
+  # gcc builds the QEMU trap plugin (the fast listener) on first use; without it the demo falls back to the gdbstub.
+  ensure_packages qemu-system-x86 cpio gzip xz-utils gcc libc6-dev
   ensure_apt_lists   # guest/build.sh fetches the kernel and busybox with apt-get download
 fi
 

@@ -487,7 +487,7 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
     private static NitroEvent ReadPtRegs(NitroEvent @event, X86AddressSpace kernel, ulong frame, SyscallDirection direction, out ulong origAx)
     {
         var user = PtRegsFrame.Read(kernel, frame, direction, out origAx);
-        var handle = @event.Handle?.ForSavedUserFrame(frame, new PtRegsFrame(kernel, frame, direction, @event));
+        var handle = @event.Handle?.ForSavedUserFrame(frame, PtRegsFrame.Access(kernel, frame, direction, @event));
         return new NitroEvent(@event.Vcpu, direction, @event.Mechanism, user, @event.SpecialRegisters, @event.Timestamp, handle);
     }
 

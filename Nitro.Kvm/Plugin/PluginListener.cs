@@ -644,7 +644,7 @@ public sealed class PluginListener : INitroListener
             }
             else
             {
-                using var pause = VcpuHandle.PauseAtSavedFrame(vcpu, new SavedFrameAccess(kernel, frameAddress, _frames.Layout, direction, special), frameAddress);
+                using var pause = VcpuHandle.PauseAtSavedFrame(vcpu, new SavedUserFrame(kernel, frameAddress, _frames.Layout, direction, special), frameAddress);
                 Observe(new NitroEvent(vcpu, direction, point.Mechanism, registers, special, (long)trap.Timestamp, pause.Handle) { Context = context });
             }
 

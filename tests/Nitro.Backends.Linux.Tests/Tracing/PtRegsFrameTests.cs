@@ -47,7 +47,7 @@ public sealed class PtRegsFrameTests
     {
         var memory = FrameWithSlotNumbers();
         var before = memory.Snapshot(Frame, 21 * 8);
-        var frame = new PtRegsFrame(memory, Frame, SyscallDirection.Exit, Trap());
+        var frame = PtRegsFrame.Access(memory, Frame, SyscallDirection.Exit, Trap());
 
         frame.GetRegisters(out var registers);
         registers.Rax = unchecked((ulong)-13);
@@ -66,7 +66,7 @@ public sealed class PtRegsFrameTests
     public void Setting_an_argument_on_entry_writes_its_slot()
     {
         var memory = FrameWithSlotNumbers();
-        var frame = new PtRegsFrame(memory, Frame, SyscallDirection.Enter, Trap());
+        var frame = PtRegsFrame.Access(memory, Frame, SyscallDirection.Enter, Trap());
 
         frame.GetRegisters(out var registers);
         registers.Rdx = 5;
@@ -88,7 +88,7 @@ public sealed class PtRegsFrameTests
     {
         var memory = FrameWithSlotNumbers();
         var before = memory.Snapshot(Frame, 21 * 8);
-        var frame = new PtRegsFrame(memory, Frame, SyscallDirection.Enter, Trap());
+        var frame = PtRegsFrame.Access(memory, Frame, SyscallDirection.Enter, Trap());
 
         frame.GetRegisters(out var registers);
         registers.Rax = 59;
@@ -101,7 +101,7 @@ public sealed class PtRegsFrameTests
     [Test]
     public void Special_registers_are_the_traps_and_cannot_be_set()
     {
-        var frame = new PtRegsFrame(FrameWithSlotNumbers(), Frame, SyscallDirection.Exit, Trap());
+        var frame = PtRegsFrame.Access(FrameWithSlotNumbers(), Frame, SyscallDirection.Exit, Trap());
 
         frame.GetSpecialRegisters(out var special);
 

@@ -143,13 +143,22 @@ public sealed class GdbRemoteClientQemuTests
             await gdb.WriteRegisterAsync(GdbX86Registers.R15, original);
             Assert.That(await gdb.ReadRegisterAsync(GdbX86Registers.R15), Is.EqualTo(original));
 
-            // One instruction on the stopped vCPU: a SIGTRAP stop at another rip.
+            // One instruction on the stopped vCPU: a SIGTRAP stop. A step of a rep-prefixed string
+            // instruction (the kernel's rep movs/stos) runs one iteration: rip stays and rcx counts down.
             var rip = await gdb.ReadRegisterAsync(GdbX86Registers.Rip);
-            await gdb.StepAsync(threadId: 1);
-            using var stepDeadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            var stepped = await gdb.WaitForStopAsync(stepDeadline.Token);
-            Assert.That((stepped.Signal, stepped.ThreadId), Is.EqualTo((5, 1)));
-            Assert.That(await gdb.ReadRegisterAsync(GdbX86Registers.Rip), Is.Not.EqualTo(rip));
+            var rcx = await gdb.ReadRegisterAsync(GdbX86Registers.Rcx);
+            var moved = rip;
+            for (var step = 0; step < 8 && moved == rip; step++)
+            {
+                await gdb.StepAsync(threadId: 1);
+                using var stepDeadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                var stepped = await gdb.WaitForStopAsync(stepDeadline.Token);
+                Assert.That((stepped.Signal, stepped.ThreadId), Is.EqualTo((5, 1)));
+                moved = await gdb.ReadRegisterAsync(GdbX86Registers.Rip);
+            }
+
+            var counted = await gdb.ReadRegisterAsync(GdbX86Registers.Rcx);
+            Assert.That(moved != rip || counted < rcx, Is.True, $"single steps move rip (0x{rip:x} -> 0x{moved:x}) or a rep count (0x{rcx:x} -> 0x{counted:x})");
             await gdb.ContinueAsync();
             Assert.That(await machine.Qmp.QueryStatusAsync(), Is.EqualTo("running"));
         }

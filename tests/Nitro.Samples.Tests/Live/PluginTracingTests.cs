@@ -41,6 +41,25 @@ public sealed class PluginTracingTests
         Assert.That(stats.Lost, Is.Zero);
         Assert.That(stats.Events, Is.EqualTo(stats.Forwarded), "every forwarded trap became an event");
         Assert.That(stats.Filtered, Is.Zero);
+        Assert.That(stats.Resets, Is.EqualTo(1), "one re-translation: the plan's addresses instrumented once, when the first plan arrived");
+    }
+
+    [Test]
+    public async Task Plugin_leaves_no_control_file_when_the_guest_powers_off()
+    {
+        var (kernel, initrd) = ProbeGuest.Image;
+        await using var session = await StartAsync(kernel, initrd);
+        var machine = (QemuMachine)session.Target;
+        var control = machine.PluginControlPath!;
+        Assert.That(File.Exists(control), Is.True, "the plugin created its control file");
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (session.Syscalls(["exit_group"]).Subscribe(_ => { }, ex => done.TrySetException(ex), () => done.TrySetResult()))
+        {
+            await done.Task.WaitAsync(s_deadline);
+        }
+
+        Assert.That(await machine.WaitForExitAsync(s_deadline), Is.True);
+        Assert.That(File.Exists(control), Is.False, "QEMU's exit ran the plugin's teardown, which removed the file");
     }
 
     [Test]
