@@ -203,8 +203,13 @@ public sealed class PluginListener : INitroListener
             session = _session;
         }
 
-        session?.RequestDetach();
-        _control.Dispose();
+        // The mapping is unmapped only once no session thread can touch it any more; a session that
+        // did not finish in time (an observer that never returns) keeps it mapped rather than crash.
+        if (session is null || session.RequestDetachAndWait())
+        {
+            _control.Dispose();
+        }
+
         return ValueTask.CompletedTask;
     }
 
@@ -270,6 +275,7 @@ public sealed class PluginListener : INitroListener
         private long _observerTicks;
         private uint _generation;
         private uint _epoch;
+        private Task _planWait = Task.CompletedTask;
 
         public Session(PluginListener owner, TrapPlan plan, SavedFrameLocator frames, IObserver<NitroEvent> observer)
         {
@@ -324,7 +330,14 @@ public sealed class PluginListener : INitroListener
                 thread.Start();
             }
 
-            _ = WaitForPlanAsync();
+            _planWait = WaitForPlanAsync();
+        }
+
+        /// <summary>Detaches and waits for the session's threads; false when they did not finish in time (or this is one of them).</summary>
+        public bool RequestDetachAndWait()
+        {
+            RequestDetach();
+            return _finished.Wait(s_detachTimeout) && Task.WhenAny(_planWait, Task.Delay(s_detachTimeout)).GetAwaiter().GetResult() == _planWait;
         }
 
         public void RequestDetach()
@@ -366,7 +379,7 @@ public sealed class PluginListener : INitroListener
         private async Task WaitForPlanAsync()
         {
             var deadline = Stopwatch.StartNew();
-            while (!_detach.IsCancellationRequested && Volatile.Read(ref _terminated) == 0)
+            while (!_detach.IsCancellationRequested && Volatile.Read(ref _terminated) == 0 && Volatile.Read(ref _owner._disposed) == 0)
             {
                 if (Volatile.Read(ref Control.U32(PluginProtocol.Header.AppliedGeneration)) == _generation)
                 {
@@ -460,7 +473,7 @@ public sealed class PluginListener : INitroListener
             var cpuWaiting = control.U32Pointer(PluginControlFile.VcpuOffset(vcpu, PluginProtocol.Vcpu.CpuWaiting));
             var answered = Volatile.Read(ref control.U32(answerOffset));
             var cache = new TranslationCache();
-            while (true)
+            while (!_detach.IsCancellationRequested)
             {
                 if (!WaitForChange(request, answered, hostWaiting, out var exited))
                 {
@@ -479,6 +492,8 @@ public sealed class PluginListener : INitroListener
                 answered = current;
                 ThrowIfHostWasGivenUp();
             }
+
+            return false;
         }
 
         private unsafe bool StreamLoop(int vcpu)
@@ -490,8 +505,9 @@ public sealed class PluginListener : INitroListener
             var cpuWaiting = control.U32Pointer(PluginControlFile.VcpuOffset(vcpu, PluginProtocol.Vcpu.RingCpuWaiting));
             var tail = Volatile.Read(ref control.U32(tailOffset));
             var cache = new TranslationCache();
-            while (true)
+            while (!_detach.IsCancellationRequested)
             {
+                // Records left in the ring after a detach keep head != tail: the detach check above ends the loop.
                 if (!WaitForChange(head, tail, hostWaiting, out var exited))
                 {
                     return exited;
@@ -512,6 +528,8 @@ public sealed class PluginListener : INitroListener
 
                 ThrowIfHostWasGivenUp();
             }
+
+            return false;
         }
 
         /// <summary>Waits until <c>*word != value</c>; false when the session ends (detach, or the guest went away: <paramref name="exited"/>).</summary>

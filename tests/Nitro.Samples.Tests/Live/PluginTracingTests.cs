@@ -191,13 +191,17 @@ public sealed class PluginTracingTests
         }
     }
 
-    [Test]
-    public async Task Plugin_detach_and_reattach_while_the_guest_runs_leaves_it_running()
+    // Streaming: records still in the ring at the detach must not keep the host thread spinning (it once
+    // did, and the listener's disposal then unmapped the control file under it).
+    [TestCase(PluginDeliveryMode.Synchronous)]
+    [TestCase(PluginDeliveryMode.Streaming)]
+    public async Task Plugin_detach_and_reattach_while_the_guest_runs_leaves_it_running(PluginDeliveryMode mode)
     {
         var (kernel, initrd) = LoopProbeGuest.Rounds;
-        await using var session = await StartAsync(kernel, initrd);
+        await using var session = await StartAsync(kernel, initrd, mode);
         var first = await session.Syscalls().Take(50).ToList().ToTask().WaitAsync(s_deadline);
         Assert.That(first, Has.Count.EqualTo(50));
+        await WaitUntilAsync(() => !((PluginListener)session.Listener).IsAttached, "the first subscription detached");
 
         // Detached: the guest runs its rounds on; attach again with another plan.
         await session.Target.WaitForConsoleAsync("LOOP", s_deadline);
@@ -208,6 +212,36 @@ public sealed class PluginTracingTests
         var end = await session.Target.WaitForConsoleAsync("NITRO-WORKLOAD-END", s_deadline);
         Assert.That(end, Does.Contain("status=0"));
         Assert.That(await ((QemuMachine)session.Target).WaitForExitAsync(s_deadline), Is.True, "the guest powered off on its own");
+    }
+
+    [Test]
+    public async Task Plugin_plan_with_other_addresses_is_retranslated_while_the_guest_runs()
+    {
+        var (kernel, initrd) = LoopProbeGuest.Rounds;
+        await using var session = await StartAsync(kernel, initrd);
+        var plugin = (PluginListener)session.Listener;
+        var backend = (LinuxBackend)session.Backend;
+        _ = await session.Syscalls().Take(20).ToList().ToTask().WaitAsync(s_deadline);
+        await WaitUntilAsync(() => !plugin.IsAttached, "the first subscription detached");
+        var resets = plugin.Statistics.Resets;
+
+        // Only the 64-bit entry and exit, none of the 32-bit gates: other addresses, so the plugin must
+        // re-translate the code it instrumented, with the guest running.
+        var full = backend.CreatePlan(null, TrapStyle.Callback);
+        var narrow = new TrapPlan(
+            [.. full.EntryPoints.Where(p => p.Mechanism == SyscallMechanism.Syscall)],
+            [.. full.ExitPoints.Where(p => p.Mechanism == SyscallMechanism.Syscall)])
+        { Style = TrapStyle.Callback, Frames = full.Frames };
+        Assume.That(narrow.EntryPoints.Count + narrow.ExitPoints.Count, Is.LessThan(full.EntryPoints.Count + full.ExitPoints.Count), "this kernel has 32-bit gates");
+        var events = await session.Listener.Listen(narrow).Take(100).ToList().ToTask().WaitAsync(s_deadline);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(plugin.Statistics.Resets, Is.EqualTo(resets + 1), "one re-translation for the new addresses");
+            Assert.That(events.Select(e => e.Context!.Address).Distinct().Select(a => $"0x{a:x}"), Is.SubsetOf(narrow.EntryPoints.Concat(narrow.ExitPoints).Select(p => $"0x{p.Address:x}")), "only the new plan's addresses trap");
+        });
+        var end = await session.Target.WaitForConsoleAsync("NITRO-WORKLOAD-END", s_deadline);
+        Assert.That(end, Does.Contain("status=0"));
     }
 
     [Test]
