@@ -147,8 +147,10 @@ public sealed class JsonLinesGoldenTests
         return calls;
     }
 
-    private static string DemoTrace([CallerFilePath] string source = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "..", "..", "..", "samples", "traces", "demo.nitrotrace"));
+    // From the repository root found above the test's output, not [CallerFilePath]: a CI=true build maps
+    // source paths to /_/ (deterministic PDBs), where no file is.
+    private static string DemoTrace() =>
+        Path.Combine(Nitro.Tests.Shared.TestGuest.RepositoryRoot, "samples", "traces", "demo.nitrotrace");
 
     private static async Task<byte[]> WriteAsync(IObservable<Syscall> calls)
     {
@@ -161,9 +163,9 @@ public sealed class JsonLinesGoldenTests
         return output.ToArray();
     }
 
-    private static void AssertGolden(string name, byte[] actual, [CallerFilePath] string source = "")
+    private static void AssertGolden(string name, byte[] actual)
     {
-        var path = Path.Combine(Path.GetDirectoryName(source)!, "Golden", name);
+        var path = Path.Combine(Nitro.Tests.Shared.TestGuest.RepositoryRoot, "tests", "Nitro.Reactive.Tests", "Export", "Golden", name);
         if (Environment.GetEnvironmentVariable("NITRO_REGENERATE_GOLDEN") == "1")
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
