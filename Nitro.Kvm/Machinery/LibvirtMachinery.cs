@@ -61,12 +61,13 @@ public class LibvirtMachinery : MachineryModule, ITraceableMachinery, IDisposabl
 
     /// <summary>
     /// Opens a started machine for tracing: its domain must run on this host (the URI may still be a
-    /// remote one that names this host) and declare a gdbstub on a unix socket in its XML. The target
+    /// remote one that names this host) and load the trap plugin or open a gdbstub on a unix socket in
+    /// its XML (see <see cref="TraceableDomainDescription"/>). The target
     /// is closed when the machine is stopped.
     /// </summary>
     /// <param name="label">The machine's label (its domain name).</param>
-    /// <returns>The domain's gdbstub, memory and console.</returns>
-    /// <exception cref="MachineryException">The machine is unknown, not running, not on this host, or declares no gdbstub.</exception>
+    /// <returns>The domain's plugin control file or gdbstub, memory and console.</returns>
+    /// <exception cref="MachineryException">The machine is unknown, not running, not on this host, or declares neither the plugin nor a gdbstub.</exception>
     public ITraceTarget OpenTraceTarget(string label)
     {
         ArgumentNullException.ThrowIfNull(label);

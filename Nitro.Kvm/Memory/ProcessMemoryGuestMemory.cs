@@ -39,6 +39,9 @@ public sealed class ProcessMemoryGuestMemory : IGuestMemory, IDisposable
     /// <summary>Gets the QEMU process id.</summary>
     public int Pid { get; }
 
+    /// <summary>Gets where guest physical address 0 is mapped in the QEMU process.</summary>
+    public ulong HostAddress => _hostAddress;
+
     /// <summary>
     /// Finds guest RAM in QEMU's address space from <c>/proc/&lt;pid&gt;/maps</c>: the mapping of
     /// <paramref name="memoryPath"/> when RAM is file-backed, else the largest read-write mapping

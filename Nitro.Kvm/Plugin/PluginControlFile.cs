@@ -35,8 +35,11 @@ internal sealed unsafe class PluginControlFile : IDisposable
 
     public bool PluginExited => Volatile.Read(ref U32(PluginProtocol.Header.State)) == PluginProtocol.StateExited;
 
+    /// <summary>Gets a value indicating whether the plugin maps a RAM file of its own (<c>ram=</c>), rather than reading RAM where the host says it is.</summary>
+    public bool PluginHasRamFile => U32(PluginProtocol.Header.RamFile) != 0;
+
     /// <summary>Maps the control file once the plugin has created and initialized it.</summary>
-    /// <exception cref="TrapPluginException">The file is not a version-1 control file of this layout.</exception>
+    /// <exception cref="TrapPluginException">The file is not a control file of this protocol version, or one a QEMU that is gone left behind.</exception>
     public static PluginControlFile Open(string path)
     {
         var length = new FileInfo(path).Length;
@@ -56,29 +59,7 @@ internal sealed unsafe class PluginControlFile : IDisposable
         try
         {
             control = new PluginControlFile(path, file, file.CreateViewAccessor(0, length, MemoryMappedFileAccess.ReadWrite), length);
-            var magic = Volatile.Read(ref control.U32(PluginProtocol.Header.Magic));
-            if (magic != PluginProtocol.Magic)
-            {
-                throw new TrapPluginException($"{path} is not a trap plugin control file (magic 0x{magic:x8}), or the plugin has not initialized it yet.");
-            }
-
-            var version = control.U32(PluginProtocol.Header.Version);
-            var headerSize = control.U32(PluginProtocol.Header.HeaderSize);
-            var vcpuSize = control.U32(PluginProtocol.Header.VcpuSize);
-            var maxVcpus = control.U32(PluginProtocol.Header.MaxVcpus);
-            if (version != PluginProtocol.Version || headerSize != PluginProtocol.HeaderSize || vcpuSize != PluginProtocol.VcpuSize)
-            {
-                throw new TrapPluginException(
-                    $"{path} speaks trap plugin protocol {version} (header {headerSize} B, vCPU area {vcpuSize} B); this SDK speaks {PluginProtocol.Version} " +
-                    $"({PluginProtocol.HeaderSize} B, {PluginProtocol.VcpuSize} B). Start QEMU with the plugin TrapPlugin.EnsureBuilt() gives.");
-            }
-
-            if (maxVcpus is 0 or > PluginProtocol.MaxVcpus || length < PluginProtocol.HeaderSize + ((long)maxVcpus * PluginProtocol.VcpuSize)
-                || control.VcpuCount is <= 0 || control.VcpuCount > maxVcpus)
-            {
-                throw new TrapPluginException($"{path} describes {control.VcpuCount} of {maxVcpus} vCPUs in {length} bytes: the file is damaged.");
-            }
-
+            control.Validate();
             return control;
         }
         catch
@@ -94,6 +75,13 @@ internal sealed unsafe class PluginControlFile : IDisposable
 
             throw;
         }
+    }
+
+    /// <summary>Tells a plugin without a RAM file where guest RAM is in its own process (before attaching).</summary>
+    public void PublishRamLocation(ulong hostAddress, ulong size)
+    {
+        Volatile.Write(ref U64(PluginProtocol.Header.RamAddress), hostAddress);
+        Volatile.Write(ref U64(PluginProtocol.Header.RamSize), size);
     }
 
     public ref uint U32(int offset) => ref Unsafe.AsRef<uint>(Checked(offset, 4));
@@ -150,6 +138,39 @@ internal sealed unsafe class PluginControlFile : IDisposable
         Interop.Futex.Wake(U32Pointer(PluginProtocol.Header.PlanGeneration));
         return writing + 1;
     }
+
+    private void Validate()
+    {
+        var magic = Volatile.Read(ref U32(PluginProtocol.Header.Magic));
+        if (magic != PluginProtocol.Magic)
+        {
+            throw new TrapPluginException($"{Path} is not a trap plugin control file (magic 0x{magic:x8}), or the plugin has not initialized it yet.");
+        }
+
+        var version = U32(PluginProtocol.Header.Version);
+        var headerSize = U32(PluginProtocol.Header.HeaderSize);
+        var vcpuSize = U32(PluginProtocol.Header.VcpuSize);
+        var maxVcpus = U32(PluginProtocol.Header.MaxVcpus);
+        if (version != PluginProtocol.Version || headerSize != PluginProtocol.HeaderSize || vcpuSize != PluginProtocol.VcpuSize)
+        {
+            throw new TrapPluginException(
+                $"{Path} speaks trap plugin protocol {version} (header {headerSize} B, vCPU area {vcpuSize} B); this SDK speaks {PluginProtocol.Version} " +
+                $"({PluginProtocol.HeaderSize} B, {PluginProtocol.VcpuSize} B). Start QEMU with the plugin TrapPlugin.EnsureBuilt() gives.");
+        }
+
+        if (maxVcpus is 0 or > PluginProtocol.MaxVcpus || _length < PluginProtocol.HeaderSize + ((long)maxVcpus * PluginProtocol.VcpuSize)
+            || VcpuCount is <= 0 || VcpuCount > maxVcpus)
+        {
+            throw new TrapPluginException($"{Path} describes {VcpuCount} of {maxVcpus} vCPUs in {_length} bytes: the file is damaged.");
+        }
+
+        if (PluginExited || !ProcessExists(PluginPid))
+        {
+            throw new TrapPluginException($"{Path} was left behind by QEMU process {PluginPid}, which is gone; a QEMU started with this ctl= replaces it.");
+        }
+    }
+
+    private static bool ProcessExists(int pid) => pid > 0 && Directory.Exists($"/proc/{pid}");
 
     public void Dispose()
     {

@@ -89,12 +89,17 @@ public sealed class PluginListener : INitroListener
 
     /// <summary>Opens the control file a QEMU started with the trap plugin creates, waiting until the plugin has initialized it.</summary>
     /// <param name="controlPath">The plugin's <c>ctl=</c> file.</param>
-    /// <param name="memory">The guest's physical memory (the RAM file the plugin also maps).</param>
+    /// <param name="memory">
+    /// The guest's physical memory: the RAM file the plugin also maps (<c>ram=</c>), or, for a plugin
+    /// started without one (a libvirt domain's anonymous RAM), the QEMU process's own memory
+    /// (<see cref="Memory.ProcessMemoryGuestMemory"/>), whose address the listener gives the plugin.
+    /// </param>
     /// <param name="options">Options; <see langword="null"/> for the defaults.</param>
     /// <param name="timeout">How long to wait for the file.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>The listener.</returns>
     /// <exception cref="TrapPluginException">No plugin created the file in time, or it speaks another protocol version.</exception>
+    /// <exception cref="ArgumentException">The plugin has no RAM file and <paramref name="memory"/> is not its QEMU process's memory.</exception>
     public static async Task<PluginListener> ConnectAsync(string controlPath, IGuestMemory memory, PluginListenerOptions? options, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(controlPath);
@@ -104,7 +109,18 @@ public sealed class PluginListener : INitroListener
         {
             try
             {
-                return new PluginListener(PluginControlFile.Open(controlPath), memory, options ?? new PluginListenerOptions());
+                var control = PluginControlFile.Open(controlPath);
+                try
+                {
+                    GiveRamLocation(control, memory);
+                }
+                catch
+                {
+                    control.Dispose();
+                    throw;
+                }
+
+                return new PluginListener(control, memory, options ?? new PluginListenerOptions());
             }
             catch (Exception ex) when (ex is FileNotFoundException or TrapPluginException && deadline.Elapsed < timeout)
             {
@@ -115,6 +131,24 @@ public sealed class PluginListener : INitroListener
                 throw new TrapPluginException($"No trap plugin created {controlPath} within {timeout.TotalSeconds:0.#} s: is QEMU running with -plugin {TrapPlugin.FileName},ctl={controlPath}?", ex);
             }
         }
+    }
+
+    /// <summary>A plugin without a RAM file reads guest RAM in its own process, where the host found it.</summary>
+    private static void GiveRamLocation(PluginControlFile control, IGuestMemory memory)
+    {
+        if (control.PluginHasRamFile)
+        {
+            return;
+        }
+
+        if (memory is not Memory.ProcessMemoryGuestMemory own || own.Pid != control.PluginPid)
+        {
+            throw new ArgumentException(
+                $"The trap plugin of {control.Path} (QEMU pid {control.PluginPid}) was started without ram=PATH, so it reads guest RAM in its own process, " +
+                $"but the guest memory given ({memory.GetType().Name}) is not that process's: open it with ProcessMemoryGuestMemory for pid {control.PluginPid}, or start QEMU with a shared RAM file and ram=.", nameof(memory));
+        }
+
+        control.PublishRamLocation(own.HostAddress, own.Size);
     }
 
     /// <summary>

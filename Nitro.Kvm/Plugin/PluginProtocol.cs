@@ -1,13 +1,13 @@
 namespace Nitro.Kvm.Plugin;
 
 /// <summary>
-/// The control file the trap plugin shares with the host, version 1: the offsets of
+/// The control file the trap plugin shares with the host, version 2: the offsets of
 /// <c>native/nitro_trap_protocol.h</c>, checked against gcc's <c>offsetof</c> by a test.
 /// </summary>
 internal static class PluginProtocol
 {
     public const uint Magic = 0x5052544E; // "NTRP"
-    public const uint Version = 1;
+    public const uint Version = 2;
     public const int MaxVcpus = 64;
     public const int MaxPoints = 64;
     public const int MaxPath = 4;
@@ -52,6 +52,7 @@ internal static class PluginProtocol
         public const int FrameMax = 32;
         public const int State = 36;
         public const int HoldState = 40;
+        public const int RamFile = 44;
         public const int HostPid = 48;
         public const int Attached = 52;
         public const int Mode = 56;
@@ -64,6 +65,8 @@ internal static class PluginProtocol
         public const int HostLost = 88;
         public const int MemoryErrors = 96;
         public const int Instrumented = 104;
+        public const int RamAddress = 112;
+        public const int RamSize = 120;
         public const int Plan = 144;
         public const int Filter = 1312;
     }

@@ -20,11 +20,13 @@ public sealed class QemuMachine : ITraceTarget, IAsyncDisposable
     private readonly Process _process;
     private readonly ReplaySubject<string> _console = new(bufferSize: 10_000);
     private readonly StreamWriter _log;
+    private readonly Queue<string> _recent = new();
     private readonly bool _ownsWorkDirectory;
     private readonly Task _stdout;
     private readonly Task _stderr;
     private readonly int _pid;
     private readonly Lazy<SharedMemoryGuestMemory> _memory;
+    private const int RecentLines = 20;
     private int _disposed;
     private volatile bool _exited;
 
@@ -377,7 +379,13 @@ public sealed class QemuMachine : ITraceTarget, IAsyncDisposable
                 line = line.TrimEnd('\r');
                 lock (_log)
                 {
-                    _log.WriteLine(isError ? "[qemu] " + line : line);
+                    var logged = isError ? "[qemu] " + line : line;
+                    _log.WriteLine(logged);
+                    _recent.Enqueue(logged);
+                    if (_recent.Count > RecentLines)
+                    {
+                        _recent.Dequeue();
+                    }
                 }
 
                 if (!isError)
@@ -390,6 +398,19 @@ public sealed class QemuMachine : ITraceTarget, IAsyncDisposable
         {
             // QEMU went away; the exit is observed elsewhere.
         }
+    }
+
+    /// <summary>The last lines QEMU and the guest printed, with QEMU's exit code once it ended: why a machine went away.</summary>
+    internal string DescribeEnd()
+    {
+        string lines;
+        lock (_log)
+        {
+            lines = string.Join(Environment.NewLine, _recent);
+        }
+
+        var code = _process.HasExited ? FormattableString.Invariant($"QEMU exited with code {_process.ExitCode}") : "QEMU still runs";
+        return $"{code}; its last output:{Environment.NewLine}{lines}";
     }
 
     private static string ControlPathFor(string memoryPath) => memoryPath + ".ctl";

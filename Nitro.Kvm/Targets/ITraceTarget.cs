@@ -3,8 +3,8 @@ using Nitro.Reactive.Memory;
 namespace Nitro.Kvm.Targets;
 
 /// <summary>
-/// What a live trace needs from a running QEMU guest, however it was started: its gdbstub, its
-/// physical memory, a way to pause it while the kernel profile is read, and its serial console.
+/// What a live trace needs from a running QEMU guest, however it was started: its trap plugin or
+/// gdbstub, its physical memory, a way to pause it while the kernel profile is read, and its serial console.
 /// <see cref="Qemu.QemuMachine"/> (started by the SDK) and <see cref="LibvirtTraceTarget"/> (a
 /// domain of a local libvirt daemon) are the two implementations.
 /// </summary>
@@ -13,8 +13,8 @@ public interface ITraceTarget
     /// <summary>Gets the guest's name (the QEMU <c>-name</c> or the libvirt domain).</summary>
     string Name { get; }
 
-    /// <summary>Gets the unix socket of the guest's gdbstub.</summary>
-    string GdbSocketPath { get; }
+    /// <summary>Gets the unix socket of the guest's gdbstub, or <see langword="null"/> when it opens none (then only the trap plugin can trace it).</summary>
+    string? GdbSocketPath { get; }
 
     /// <summary>
     /// Gets the control file of the trap plugin QEMU was started with (<see cref="Plugin.PluginListener"/>),

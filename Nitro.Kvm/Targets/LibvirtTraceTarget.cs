@@ -9,8 +9,8 @@ using Nitro.Reactive.Memory;
 namespace Nitro.Kvm.Targets;
 
 /// <summary>
-/// A running QEMU domain of a libvirt daemon on this host, opened for tracing: the gdbstub its XML
-/// declares, its RAM read through <c>/proc/&lt;pid&gt;/mem</c> of its QEMU process, pause and resume
+/// A running QEMU domain of a libvirt daemon on this host, opened for tracing: the trap plugin or
+/// gdbstub its XML declares, its RAM read through <c>/proc/&lt;pid&gt;/mem</c> of its QEMU process, pause and resume
 /// through libvirt, and its serial console through the port's unix socket and log file. Disposing
 /// the target closes these; the domain keeps running.
 /// </summary>
@@ -39,7 +39,10 @@ public sealed class LibvirtTraceTarget : ITraceTarget, IDisposable
     public string Name => Description.Name;
 
     /// <inheritdoc />
-    public string GdbSocketPath => Description.GdbSocketPath;
+    public string? GdbSocketPath => Description.GdbSocketPath;
+
+    /// <inheritdoc />
+    public string? PluginControlPath => Description.PluginControlPath;
 
     /// <inheritdoc />
     public string? KernelCommandLine => Description.KernelCommandLine;
@@ -79,7 +82,7 @@ public sealed class LibvirtTraceTarget : ITraceTarget, IDisposable
     /// <returns>The target; dispose it before the domain stops.</returns>
     /// <exception cref="LibvirtException">The domain does not exist.</exception>
     /// <exception cref="InvalidOperationException">The domain is not running, or its QEMU process is not on this host.</exception>
-    /// <exception cref="FormatException">The domain declares no gdbstub on a unix socket.</exception>
+    /// <exception cref="FormatException">The domain declares neither the trap plugin nor a gdbstub on a unix socket.</exception>
     /// <exception cref="IOException">Its RAM could not be found in the QEMU process.</exception>
     public static LibvirtTraceTarget Open(LibvirtConnection connection, string domainName, string runDirectory = "/run/libvirt/qemu")
     {

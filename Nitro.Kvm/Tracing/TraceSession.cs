@@ -71,6 +71,7 @@ public sealed class TraceSession : IAsyncDisposable
     /// <exception cref="QemuException">QEMU did not start.</exception>
     /// <exception cref="TrapPluginException"><see cref="ListenerChoice.Plugin"/> was asked for and the plugin cannot be used.</exception>
     /// <exception cref="TimeoutException">The guest did not boot far enough in <see cref="TraceSessionOptions.BootTimeout"/>.</exception>
+    /// <exception cref="TraceSessionException">QEMU stopped before the session was ready (the message holds its last output).</exception>
     public static async Task<TraceSession> StartAsync(QemuOptions qemu, ISyscallBackendFactory os, TraceSessionOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(qemu);
@@ -250,6 +251,9 @@ public sealed class TraceSession : IAsyncDisposable
             }
             else
             {
+                var gdb = target.GdbSocketPath ?? throw new TraceSessionException(target.PluginControlPath is null
+                    ? $"{target.Name} has neither the trap plugin nor a gdbstub: it cannot be traced."
+                    : $"{target.Name} opens no gdbstub, so it can only be traced with the trap plugin (ListenerChoice.Auto or Plugin).");
                 var waiting = false;
                 if (options.WaitMarker is { } marker && !options.WaitMarkerSeen)
                 {
@@ -259,19 +263,27 @@ public sealed class TraceSession : IAsyncDisposable
 
                 clock.Restart();
                 backend = await CreateBackendAsync(target, os, pause: true, waiting || options.WaitMarkerSeen ? TimeSpan.Zero : options.BootTimeout, cancellationToken);
-                listener = await GdbStubListener.ConnectAsync(target.GdbSocketPath, TimeSpan.FromSeconds(10), cancellationToken);
+                listener = await GdbStubListener.ConnectAsync(gdb, TimeSpan.FromSeconds(10), cancellationToken);
             }
 
             return new TraceSession(target, release, backend, listener, fallback, options, clock.Elapsed);
         }
-        catch
+        catch (Exception ex)
         {
+            var ended = target.HasExited && ex is not OperationCanceledException
+                ? new TraceSessionException($"{target.Name} stopped while the session attached ({ex.Message}). {(target is QemuMachine machine ? machine.DescribeEnd() : string.Empty)}", ex)
+                : null;
             if (listener is not null)
             {
                 await listener.DisposeAsync();
             }
 
             await release();
+            if (ended is not null)
+            {
+                throw ended;
+            }
+
             throw;
         }
     }
@@ -334,6 +346,14 @@ public sealed class TraceSessionException : Exception
     /// <param name="message">What ended and why it matters.</param>
     public TraceSessionException(string message)
         : base(message)
+    {
+    }
+
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="message">What ended and why it matters.</param>
+    /// <param name="innerException">The failure that revealed it.</param>
+    public TraceSessionException(string message, Exception innerException)
+        : base(message, innerException)
     {
     }
 }

@@ -24,6 +24,7 @@ internal static class NitroCommand
             RecordCommand.Create(console),
             DemoCommand.Create(console),
             WindowsCommands.Create(console),
+            PluginCommand.Create(console),
         };
         foreach (var command in MachineryCommands.Create(console))
         {

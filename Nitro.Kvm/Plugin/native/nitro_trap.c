@@ -5,7 +5,9 @@
  * Arguments (-plugin libnitro-trap.so,key=value,...):
  *   ctl=PATH      the control file to create (required); removed again when QEMU exits
  *   ram=PATH      the guest RAM file (memory-backend-file,share=on); mapped at first need, since
- *                 QEMU creates it after plugins are installed
+ *                 QEMU creates it after plugins are installed. Without it the plugin reads guest
+ *                 RAM in QEMU's own address space, where the host says it is (ram_address), once
+ *                 /proc/self/maps confirms that range is mapped readable
  *   hold=on|off   hold the first vCPU that reaches user mode (a low address translated after the
  *                 kernel ran in its high half) until a host has set a plan (or
  *                 hold_ms passed), so that not even the first user-mode system call is missed
@@ -100,6 +102,8 @@ static void futex_wake(uint32_t *word)
     syscall(SYS_futex, word, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
 }
 
+/* Messages go to QEMU's standard error (a libvirt domain's log), where they are always seen:
+ * qemu_plugin_outs shows them only under -d plugin. */
 static void say(const char *format, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *format, ...)
 {
@@ -108,36 +112,91 @@ static void say(const char *format, ...)
     va_start(args, format);
     vsnprintf(line, sizeof line, format, args);
     va_end(args);
-    qemu_plugin_outs(line);
+    fputs(line, stderr);
+    fflush(stderr);
 }
 
 /* ---- guest memory ---------------------------------------------------------------------- */
+
+/* Whether [start, start + size) of this process is mapped readable, by contiguous mappings. */
+static int mapped_readable(uint64_t start, uint64_t size)
+{
+    FILE *maps = fopen("/proc/self/maps", "re");
+    if (!maps) {
+        return 0;
+    }
+    uint64_t covered = start, end = start + size;
+    char line[512];
+    while (covered < end && fgets(line, sizeof line, maps)) {
+        unsigned long long from, to;
+        char perms[5];
+        if (sscanf(line, "%llx-%llx %4s", &from, &to, perms) != 3) {
+            continue;
+        }
+        if (from <= covered && covered < to) {
+            if (perms[0] != 'r') {
+                break;
+            }
+            covered = to;
+        }
+    }
+    fclose(maps);
+    return covered >= end;
+}
+
+/* RAM in this process at the host's address: taken once the host has published a range that the
+ * process's own mappings confirm; a range that fails is reported once and never read. */
+static void take_ram_in_process(void)
+{
+    uint64_t size = __atomic_load_n(&g_ctl->ram_size, __ATOMIC_ACQUIRE);
+    uint64_t address = __atomic_load_n(&g_ctl->ram_address, __ATOMIC_ACQUIRE);
+    if (size == 0) {
+        return; /* no host has said yet */
+    }
+    if (address != 0 && address + size > address && mapped_readable(address, size)) {
+        g_ram_size = size;
+        __atomic_store_n(&g_ram, (const uint8_t *)(uintptr_t)address, __ATOMIC_RELEASE);
+    } else {
+        __atomic_store_n(&g_ram_failed, 1, __ATOMIC_RELAXED);
+        say("nitro-trap: the host placed guest RAM at 0x%" PRIx64 " (+0x%" PRIx64 "), which this QEMU does not map readable; "
+            "frames cannot be read (start QEMU with a shared RAM file and ram=PATH)\n", address, size);
+    }
+}
+
+static void take_ram_file(void)
+{
+    int fd = open(g_ram_path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        if (p != MAP_FAILED) {
+            g_ram_size = (uint64_t)st.st_size;
+            __atomic_store_n(&g_ram, (const uint8_t *)p, __ATOMIC_RELEASE);
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (!g_ram) {
+        /* The file may not exist yet; a later trap tries again, but not after exit. */
+        say("nitro-trap: guest RAM %s is not readable yet (%s)\n", g_ram_path, strerror(errno));
+    }
+}
 
 static int map_ram(void)
 {
     if (__atomic_load_n(&g_ram, __ATOMIC_ACQUIRE)) {
         return 1;
     }
-    if (!g_ram_path[0] || __atomic_load_n(&g_ram_failed, __ATOMIC_RELAXED)) {
+    if (__atomic_load_n(&g_ram_failed, __ATOMIC_RELAXED)) {
         return 0;
     }
     pthread_mutex_lock(&g_ram_lock);
-    if (!g_ram) {
-        int fd = open(g_ram_path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
-            void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-            if (p != MAP_FAILED) {
-                g_ram_size = (uint64_t)st.st_size;
-                __atomic_store_n(&g_ram, (const uint8_t *)p, __ATOMIC_RELEASE);
-            }
-        }
-        if (fd >= 0) {
-            close(fd);
-        }
-        if (!g_ram) {
-            /* The file may not exist yet; a later trap tries again, but not after exit. */
-            say("nitro-trap: guest RAM %s is not readable yet (%s)\n", g_ram_path, strerror(errno));
+    if (!g_ram && !g_ram_failed) {
+        if (g_ram_path[0]) {
+            take_ram_file();
+        } else {
+            take_ram_in_process();
         }
     }
     pthread_mutex_unlock(&g_ram_lock);
@@ -571,6 +630,39 @@ static int parse_bool(const char *value, int *out)
     return 0;
 }
 
+/* A control file left by a QEMU that died (killed, so its exit callback never ran) is replaced;
+ * one whose QEMU still runs is not. */
+static int stale_control_file(void)
+{
+    int fd = open(g_ctl_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT;
+    }
+    struct ntp_header header;
+    ssize_t got = read(fd, &header, offsetof(struct ntp_header, host_pid));
+    close(fd);
+    if (got != (ssize_t)offsetof(struct ntp_header, host_pid) || header.magic != NTP_MAGIC) {
+        return 0; /* not ours: never remove a file we did not write */
+    }
+    return header.state == NTP_STATE_EXITED || header.plugin_pid == 0 ||
+           (kill((pid_t)header.plugin_pid, 0) != 0 && errno == ESRCH);
+}
+
+static int create_control_file(void)
+{
+    int fd = open(g_ctl_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST && stale_control_file()) {
+        say("nitro-trap: replacing %s, which a QEMU that is gone left behind\n", g_ctl_path);
+        unlink(g_ctl_path);
+        fd = open(g_ctl_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    }
+    if (fd < 0) {
+        say("nitro-trap: cannot create the control file %s: %s%s\n", g_ctl_path, strerror(errno),
+            errno == EEXIST ? " (another QEMU uses it, or it is no control file: choose another ctl=PATH)" : "");
+    }
+    return fd;
+}
+
 NITRO_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv)
 {
     if (info->version.cur < NITRO_QEMU_PLUGIN_API_VERSION || info->version.min > NITRO_QEMU_PLUGIN_API_VERSION ||
@@ -624,9 +716,8 @@ NITRO_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info
         return 1;
     }
     g_ctl_size = NTP_HEADER_SIZE + (size_t)g_max_vcpus * NTP_VCPU_SIZE;
-    int fd = open(g_ctl_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = create_control_file();
     if (fd < 0) {
-        say("nitro-trap: cannot create the control file %s: %s\n", g_ctl_path, strerror(errno));
         return 1;
     }
     if (ftruncate(fd, (off_t)g_ctl_size) != 0) {
@@ -651,6 +742,7 @@ NITRO_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info
     g_ctl->plugin_pid = (uint32_t)getpid();
     g_ctl->ring_slots = NTP_RING_SLOTS;
     g_ctl->frame_max = NTP_FRAME_MAX;
+    g_ctl->ram_file = g_ram_path[0] != 0;
     g_ctl->state = NTP_STATE_RUNNING;
     g_ctl->hold_state = g_hold ? NTP_HOLD_ARMED : NTP_HOLD_OFF;
     g_ctl->timeout_ms = 5000;

@@ -1,9 +1,10 @@
 /* The control file shared by the Nitro trap plugin (inside QEMU) and the host listener
- * (Nitro.Kvm's PluginListener). Version 1. Every field has a fixed size and offset; the C# side
+ * (Nitro.Kvm's PluginListener). Version 2. Every field has a fixed size and offset; the C# side
  * mirrors them (Nitro.Kvm/Plugin/PluginProtocol.cs) and a test compares both with gcc's offsetof.
  *
  * Layout: one ntp_header (NTP_HEADER_SIZE bytes), then one ntp_vcpu per possible vCPU
- * (NTP_VCPU_SIZE bytes each). The plugin creates the file at install and removes it at exit.
+ * (NTP_VCPU_SIZE bytes each). The plugin creates the file at install (replacing one a dead QEMU
+ * left behind) and removes it at exit.
  *
  * Ownership: the plugin writes the identity, counters, slots and ring heads; the host writes the
  * control words, the plan, the filter bitmap, acknowledgements and ring tails. Words marked
@@ -14,7 +15,7 @@
 #include <stdint.h>
 
 #define NTP_MAGIC 0x5052544Eu /* "NTRP" */
-#define NTP_VERSION 1u
+#define NTP_VERSION 2u
 #define NTP_MAX_VCPUS 64
 #define NTP_MAX_POINTS 64
 #define NTP_MAX_PATH 4
@@ -74,7 +75,7 @@ struct ntp_header {
     uint32_t frame_max;
     uint32_t state;               /* futex: ntp_plugin_state */
     uint32_t hold_state;          /* futex: ntp_hold_state */
-    uint32_t reserved0;
+    uint32_t ram_file;            /* 1 when started with ram=PATH, else the host must give ram_address */
     /* control: written by the host */
     uint32_t host_pid;
     uint32_t attached;            /* futex: 1 while a host answers; the plugin clears it when the host is lost */
@@ -89,7 +90,12 @@ struct ntp_header {
     uint64_t host_lost;           /* times the plugin stopped waiting for a host (timeout, host gone) */
     uint64_t memory_errors;       /* frames or tasks that could not be read from guest RAM */
     uint64_t instrumented;        /* instructions given an exec callback */
-    uint64_t reserved1[4];
+    /* guest RAM in QEMU's own address space: written by the host before it attaches, for a plugin
+     * started without ram= (RAM that is no shared file, as libvirt gives by default); the plugin
+     * checks the range against /proc/self/maps before it reads there */
+    uint64_t ram_address;
+    uint64_t ram_size;
+    uint64_t reserved1[2];
     /* plan: written by the host under plan_generation */
     struct ntp_plan plan;
     /* requested call numbers: written by the host, read live by the plugin */

@@ -7,8 +7,8 @@ using Nitro.Tests.Shared;
 namespace Nitro.Kvm.Tests.Libvirt;
 
 /// <summary>
-/// A QEMU (TCG) domain of the local libvirt daemon that boots the bundled guest with a gdbstub and
-/// a serial console on unix sockets, plus a small qcow2 disk that holds its internal snapshot: the
+/// A QEMU (TCG) domain of the local libvirt daemon that boots the bundled guest with a gdbstub (or
+/// the trap plugin) and a serial console on unix sockets, plus a small qcow2 disk that holds its internal snapshot: the
 /// snapshot is taken while the guest waits for the tracer (nitro.wait), so every start from it comes
 /// back running at that point. Disposal destroys and undefines the domain and removes its files.
 /// scripts/libvirtd.sh starts the daemon (scripts/test.sh does it for the whole suite).
@@ -19,10 +19,11 @@ internal sealed class LocalLibvirtDomain : IDisposable
     public const string TcpUri = "qemu+tcp://127.0.0.1/system";
     public const string SnapshotName = "waiting";
 
-    private LocalLibvirtDomain(string name, string directory)
+    private LocalLibvirtDomain(string name, string directory, string? plugin)
     {
         Name = name;
         Directory = directory;
+        PluginPath = plugin;
     }
 
     public string Name { get; }
@@ -30,6 +31,12 @@ internal sealed class LocalLibvirtDomain : IDisposable
     public string Directory { get; }
 
     public string ConsoleLogPath => Path.Combine(Directory, "console.log");
+
+    /// <summary>Gets the trap plugin QEMU loads instead of opening a gdbstub, or null for the gdbstub.</summary>
+    public string? PluginPath { get; }
+
+    /// <summary>Gets the trap plugin's control file (only with <see cref="PluginPath"/>).</summary>
+    public string PluginControlPath => Path.Combine(Directory, "trap.ctl");
 
     /// <summary>
     /// Skips the test when no libvirtd serves <paramref name="uri"/>, or fails it when scripts/test.sh
@@ -57,11 +64,15 @@ internal sealed class LocalLibvirtDomain : IDisposable
     /// <summary>Defines the domain, boots it until the guest waits, snapshots it there and powers it off.</summary>
     /// <param name="workload">Shell text for nitro.workload (';'-separated), or null for the guest's default workload.</param>
     /// <param name="cancellationToken">Cancels the boot.</param>
-    public static async Task<LocalLibvirtDomain> CreateAsync(string? workload, CancellationToken cancellationToken)
+    /// <param name="plugin">
+    /// The built trap plugin: QEMU loads it (<c>-plugin …,ctl=…</c>, no <c>ram=</c>: libvirt's RAM is
+    /// anonymous) and opens no gdbstub; null for the gdbstub instead.
+    /// </param>
+    public static async Task<LocalLibvirtDomain> CreateAsync(string? workload, CancellationToken cancellationToken, string? plugin = null)
     {
         var (kernel, initrd) = TestGuest.Default;
         var name = "nitro-test-" + Guid.NewGuid().ToString("N")[..8];
-        var domain = new LocalLibvirtDomain(name, System.IO.Directory.CreateTempSubdirectory("nitro-libvirt-").FullName);
+        var domain = new LocalLibvirtDomain(name, System.IO.Directory.CreateTempSubdirectory("nitro-libvirt-").FullName, plugin);
         try
         {
             var disk = Path.Combine(domain.Directory, "snapshots.qcow2");
@@ -182,8 +193,10 @@ internal sealed class LocalLibvirtDomain : IDisposable
             new XElement("seclabel", new XAttribute("type", "static"), new XAttribute("model", "dac"), new XAttribute("relabel", "no"), new XElement("label", "+0:+0")),
             new XElement(
                 qemu + "commandline",
-                new XElement(qemu + "arg", new XAttribute("value", "-gdb")),
-                new XElement(qemu + "arg", new XAttribute("value", $"unix:{Path.Combine(Directory, "gdb.sock")},server=on,wait=off"))));
+                new XElement(qemu + "arg", new XAttribute("value", PluginPath is null ? "-gdb" : "-plugin")),
+                new XElement(qemu + "arg", new XAttribute("value", PluginPath is null
+                    ? $"unix:{Path.Combine(Directory, "gdb.sock")},server=on,wait=off"
+                    : $"{PluginPath},ctl={PluginControlPath}"))));
         return xml.ToString();
     }
 }

@@ -58,13 +58,52 @@ public sealed class TraceableDomainDescriptionTests
     }
 
     [Test]
-    public void Says_what_to_add_when_the_domain_has_no_gdbstub()
+    public void Says_what_to_add_when_the_domain_has_neither_the_plugin_nor_a_gdbstub()
     {
         var error = Assert.Throws<FormatException>(() => TraceableDomainDescription.Parse("<domain><name>plain</name><memory>1024</memory></domain>"));
-        Assert.That(error!.Message, Does.Contain("'plain' declares no gdbstub").And.Contain("<qemu:arg value='-gdb'/>"));
+        Assert.That(error!.Message, Does.Contain("'plain' loads no trap plugin and opens no gdbstub")
+            .And.Contain("<qemu:arg value='-plugin'/><qemu:arg value='/path/libnitro-trap.so,ctl=/run/nitro/plain.ctl'/>")
+            .And.Contain("<qemu:arg value='-gdb'/>"));
+    }
+
+    [TestCase("/opt/nitro/libnitro-trap.so,ctl=/run/nitro/vm3.ctl", "/run/nitro/vm3.ctl")]
+    [TestCase("file=/opt/nitro/libnitro-trap.so,ctl=/run/nitro/vm3.ctl,hold=on", "/run/nitro/vm3.ctl")]
+    [TestCase("/opt/nitro/libnitro-trap.so,arg=ctl=/run/nitro/old.ctl", "/run/nitro/old.ctl")]
+    [TestCase("/opt/renamed.so,ram=/dev/shm/ram,ctl=/run/x.ctl", "/run/x.ctl")]
+    public void Reads_the_trap_plugin_control_file_and_needs_no_gdbstub_then(string plugin, string control)
+    {
+        var description = TraceableDomainDescription.Parse($"""
+            <domain xmlns:qemu='{Qemu}'>
+              <name>vm3</name>
+              <memory unit='MiB'>256</memory>
+              <qemu:commandline>
+                <qemu:arg value='-plugin'/><qemu:arg value='/usr/lib/qemu/plugins/libhowvec.so'/>
+                <qemu:arg value='-plugin'/><qemu:arg value='{plugin}'/>
+              </qemu:commandline>
+            </domain>
+            """);
+
+        Assert.That(description.PluginControlPath, Is.EqualTo(control));
+        Assert.That(description.GdbSocketPath, Is.Null);
+    }
+
+    [Test]
+    public void Reads_both_the_plugin_and_the_gdbstub()
+    {
+        var description = TraceableDomainDescription.Parse($"""
+            <domain xmlns:qemu='{Qemu}'><name>vm4</name><memory>1024</memory>
+              <qemu:commandline>
+                <qemu:arg value='-gdb'/><qemu:arg value='unix:/run/vm4/gdb.sock,server=on,wait=off'/>
+                <qemu:arg value='-plugin'/><qemu:arg value='/p/libnitro-trap.so,ctl=/run/vm4/trap.ctl'/>
+              </qemu:commandline>
+            </domain>
+            """);
+
+        Assert.That((description.PluginControlPath, description.GdbSocketPath), Is.EqualTo(("/run/vm4/trap.ctl", "/run/vm4/gdb.sock")));
     }
 
     [TestCase("<domain xmlns:qemu='" + Qemu + "'><name>t</name><memory>1</memory><qemu:commandline><qemu:arg value='-gdb'/><qemu:arg value='tcp::1234'/></qemu:commandline></domain>", "tracing needs a unix socket")]
+    [TestCase("<domain xmlns:qemu='" + Qemu + "'><name>p</name><memory>1</memory><qemu:commandline><qemu:arg value='-plugin'/><qemu:arg value='/p/libnitro-trap.so,hold=on'/></qemu:commandline></domain>", "loads the trap plugin without its control file")]
     [TestCase("<domain><name>m</name><memory unit='parsec'>1</memory></domain>", "unknown memory unit 'PARSEC'")]
     [TestCase("<domain><name>m</name><memory>lots</memory></domain>", "holds 'lots', not a size")]
     [TestCase("<domain><name>m</name></domain>", "has no <memory>")]

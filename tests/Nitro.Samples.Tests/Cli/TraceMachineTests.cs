@@ -57,19 +57,27 @@ public sealed class TraceMachineTests
         }
     }
 
-    [Test]
+    /// <param name="listener">
+    /// gdbstub: the domain opens a gdbstub and the CLI falls back to it (auto); plugin: the domain's
+    /// QEMU loads the trap plugin (no ram=, no gdbstub) and the CLI must trace through it.
+    /// </param>
+    /// <param name="cancellationToken">Ends the test at its timeout.</param>
+    [TestCase("gdbstub")]
+    [TestCase("plugin")]
     [Category("Integration")]
     [CancelAfter(420_000)]
-    public async Task Traces_a_libvirt_domain_the_kvm_machinery_reverts_to_its_snapshot_and_stops_it(CancellationToken cancellationToken)
+    public async Task Traces_a_libvirt_domain_the_kvm_machinery_reverts_to_its_snapshot_and_stops_it(string listener, CancellationToken cancellationToken)
     {
         LocalLibvirtDomain.RequireDaemon(LocalLibvirtDomain.SystemUri);
-        using var domain = await LocalLibvirtDomain.CreateAsync("cat /etc/hostname; echo libvirt-traced > /tmp/marker", cancellationToken);
+        var plugin = listener is "plugin" ? Nitro.Kvm.Plugin.TrapPlugin.EnsureBuilt() : null;
+        using var domain = await LocalLibvirtDomain.CreateAsync("cat /etc/hostname; echo libvirt-traced > /tmp/marker", cancellationToken, plugin);
         var conf = Directory.CreateTempSubdirectory("nitro-trace-domain-").FullName;
         try
         {
             var path = domain.WriteConfiguration(conf, "kvm", LocalLibvirtDomain.SystemUri);
 
-            var (code, output, error) = await RunAsync("trace", "--machine", domain.Name, "--conf", path, "--format", "jsonl", "--timeout", "240");
+            string[] choice = plugin is null ? [] : ["--listener", "plugin"];
+            var (code, output, error) = await RunAsync(["trace", "--machine", domain.Name, "--conf", path, "--format", "jsonl", "--timeout", "240", .. choice]);
 
             Assert.That(code, Is.EqualTo(NitroCommand.Ok), error);
             var calls = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
@@ -88,6 +96,12 @@ public sealed class TraceMachineTests
             using var stopped = connection.LookupDomain(domain.Name);
             Assert.That(stopped.GetState().State, Is.EqualTo(Nitro.Kvm.Libvirt.DomainState.Shutoff));
             Assert.That(File.ReadAllText(domain.ConsoleLogPath), Does.Not.Contain("NITRO-GUEST-READY"), "the guest resumed from the snapshot instead of booting");
+            if (plugin is not null)
+            {
+                Assert.That(error, Does.Contain("through the trap plugin"), "the statistics line names the listener");
+                Assert.That(error, Does.Contain(", 0 lost"), "the plugin lost no trap");
+                Assert.That(File.Exists(domain.PluginControlPath), Is.False, "QEMU's exit removed the plugin's control file");
+            }
         }
         finally
         {
