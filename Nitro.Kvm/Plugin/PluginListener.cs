@@ -42,6 +42,7 @@ public sealed class PluginListener : INitroListener
     private PluginListenerStatistics _last;
     private TaskCompletionSource _attached = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _disposed;
+    private long _nudges;
 
     private PluginListener(PluginControlFile control, IGuestMemory memory, PluginListenerOptions options)
     {
@@ -272,7 +273,8 @@ public sealed class PluginListener : INitroListener
             (long)Volatile.Read(ref _control.U64(PluginProtocol.Header.HostLost)),
             (long)Volatile.Read(ref _control.U64(PluginProtocol.Header.MemoryErrors)),
             session?.Events ?? _last.Events,
-            session?.ObserverTime ?? _last.ObserverTime);
+            session?.ObserverTime ?? _last.ObserverTime,
+            Interlocked.Read(ref _nudges));
     }
 
     private void Ended(Session session)
@@ -413,6 +415,8 @@ public sealed class PluginListener : INitroListener
         private async Task WaitForPlanAsync()
         {
             var deadline = Stopwatch.StartNew();
+            var nudgeAt = _owner.Options.NudgeAfter;
+            Exception? nudgeError = null;
             while (!_detach.IsCancellationRequested && Volatile.Read(ref _terminated) == 0 && Volatile.Read(ref _owner._disposed) == 0)
             {
                 if (Volatile.Read(ref Control.U32(PluginProtocol.Header.AppliedGeneration)) == _generation)
@@ -427,12 +431,41 @@ public sealed class PluginListener : INitroListener
 
                 if (deadline.Elapsed > _owner.Options.PlanTimeout)
                 {
-                    Fail(new TrapPluginException(
-                        $"The trap plugin did not take the plan within {_owner.Options.PlanTimeout.TotalSeconds:0.#} s. It takes a plan when a vCPU next translates code, idles or traps; a guest that does none of these cannot be attached to."));
+                    var message = $"The trap plugin did not take the plan within {_owner.Options.PlanTimeout.TotalSeconds:0.#} s. It takes a plan when a vCPU next translates code, idles or traps; " +
+                        (_owner.Options.NudgeGuest is null
+                            ? "a guest that does none of these cannot be attached to without PluginListenerOptions.NudgeGuest (pause and resume it)."
+                            : $"pausing and resuming the guest did not make it do so{(nudgeError is null ? "." : $" ({nudgeError.Message}).")}");
+                    Fail(nudgeError is null ? new TrapPluginException(message) : new TrapPluginException(message, nudgeError));
                     return;
                 }
 
+                if (deadline.Elapsed > nudgeAt && _owner.Options.NudgeGuest is { } nudge)
+                {
+                    nudgeAt = deadline.Elapsed + _owner.Options.NudgeAfter;
+                    nudgeError = await NudgeAsync(nudge).ConfigureAwait(false) ?? nudgeError;
+                    continue;
+                }
+
                 await Task.Delay(TimeSpan.FromMilliseconds(2)).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>Makes the guest's vCPUs call into the plugin; a failure is kept for the timeout's message (the guest may be going away).</summary>
+        private async Task<Exception?> NudgeAsync(Func<CancellationToken, Task> nudge)
+        {
+            Interlocked.Increment(ref _owner._nudges);
+            try
+            {
+                await nudge(_detach.Token).ConfigureAwait(false);
+                return null;
+            }
+            catch (OperationCanceledException) when (_detach.IsCancellationRequested)
+            {
+                return null;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                return ex;
             }
         }
 
@@ -734,6 +767,7 @@ public sealed class PluginListener : INitroListener
 /// <param name="MemoryErrors">Traps whose frame or task the plugin could not read from guest RAM.</param>
 /// <param name="Events">Events delivered to observers by this host.</param>
 /// <param name="ObserverTime">Time spent building events and in observers.</param>
+/// <param name="Nudges">Times this listener paused and resumed the guest so that the plugin took a waiting plan (<see cref="PluginListenerOptions.NudgeGuest"/>).</param>
 public readonly record struct PluginListenerStatistics(
     long Traps,
     long Forwarded,
@@ -746,4 +780,5 @@ public readonly record struct PluginListenerStatistics(
     long HostLost,
     long MemoryErrors,
     long Events,
-    TimeSpan ObserverTime);
+    TimeSpan ObserverTime,
+    long Nudges);

@@ -44,4 +44,20 @@ public sealed record PluginListenerOptions
 
     /// <summary>Gets how long to wait for the plugin to take a new plan.</summary>
     public TimeSpan PlanTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Gets how long the listener waits for the plugin to take a new plan before it calls
+    /// <see cref="NudgeGuest"/> (and again each time this much longer passes).
+    /// </summary>
+    public TimeSpan NudgeAfter { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Gets what makes the guest's vCPUs call into the plugin when the plan waits: the plugin takes a
+    /// plan only on a vCPU thread — at a trap, a translation, or when the vCPU idles or resumes — so a
+    /// guest that spins in user mode without a system call would never take it. Pausing and resuming
+    /// the guest (QMP <c>stop</c> / <c>cont</c>) makes every vCPU idle and resume.
+    /// <see cref="Tracing.TraceSession"/> sets it to pause and resume its target; <see langword="null"/>
+    /// waits for the guest alone.
+    /// </summary>
+    public Func<CancellationToken, Task>? NudgeGuest { get; init; }
 }

@@ -241,7 +241,10 @@ public sealed class TraceSession : IAsyncDisposable
             SyscallBackend backend;
             if (target.PluginControlPath is { } control && options.Listener != ListenerChoice.GdbStub)
             {
-                var plugin = await PluginListener.ConnectAsync(control, target.Memory, options.Plugin, TimeSpan.FromSeconds(30), cancellationToken);
+                var pluginOptions = options.Plugin.NudgeGuest is null
+                    ? options.Plugin with { NudgeGuest = async ct => { await target.PauseAsync(ct); await target.ResumeAsync(ct); } }
+                    : options.Plugin;
+                var plugin = await PluginListener.ConnectAsync(control, target.Memory, pluginOptions, TimeSpan.FromSeconds(30), cancellationToken);
                 listener = plugin;
 
                 // A held vCPU cannot be paused through QMP (it is inside the plugin), and need not be.

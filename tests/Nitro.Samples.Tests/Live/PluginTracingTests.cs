@@ -215,6 +215,49 @@ public sealed class PluginTracingTests
     }
 
     [Test]
+    public async Task Plugin_attaches_to_a_guest_that_spins_in_user_mode_by_pausing_and_resuming_it()
+    {
+        // A shell loop of builtins makes no system call and never idles: the plugin takes a new plan
+        // only when the kernel happens to translate new code (here within 0.2-0.4 s, from its timer
+        // work), unless the session nudges the guest.
+        var (kernel, initrd) = TestGuest.Default;
+        var noNudge = Environment.GetEnvironmentVariable("NITRO_TEST_NO_NUDGE") is "1"; // to measure the difference by hand
+        await using var session = await TraceSession.StartAsync(
+            new QemuOptions { Kernel = kernel, Initrd = initrd, Append = "quiet panic=-1 nitro.workload=\"echo SPIN-START; while :; do :; done\"" },
+            LinuxBackendFactory.Default,
+            new TraceSessionOptions
+            {
+                Listener = ListenerChoice.Plugin,
+                // Nudge at once, so that the test sees the nudge work even when the kernel would have been quick.
+                Plugin = new PluginListenerOptions { PlanTimeout = TimeSpan.FromSeconds(30), NudgeAfter = TimeSpan.Zero, NudgeGuest = noNudge ? _ => Task.CompletedTask : null },
+            });
+        var plugin = (PluginListener)session.Listener;
+        _ = await session.Syscalls().Take(5).ToList().ToTask().WaitAsync(s_deadline); // the first plan, taken at the held first instruction
+        await WaitUntilAsync(() => !plugin.IsAttached, "the first subscription detached");
+        await session.Target.WaitForConsoleAsync("SPIN-START", s_deadline);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var nudges = plugin.Statistics.Nudges;
+
+        var failed = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var clock = Stopwatch.StartNew();
+        using (session.Syscalls(["getppid"]).Subscribe(_ => { }, ex => failed.TrySetException(ex)))
+        {
+            await Task.WhenAny(session.WaitUntilAttachedAsync(), failed.Task).WaitAsync(s_deadline);
+            TestContext.Out.WriteLine($"attached {clock.ElapsedMilliseconds} ms after subscribing, {plugin.Statistics.Nudges - nudges} nudges");
+            Assert.That(failed.Task.IsCompleted, Is.False, () => "the stream failed: " + failed.Task.Exception?.InnerException?.Message);
+            if (!noNudge)
+            {
+                Assert.That(plugin.Statistics.Nudges, Is.GreaterThan(nudges), "the session paused and resumed the guest");
+            }
+
+            Assert.That(((QemuMachine)session.Target).HasExited, Is.False, "the guest spins on");
+        }
+
+        await WaitUntilAsync(() => !plugin.IsAttached, "the subscription detached");
+        Assert.That(plugin.Statistics.Lost, Is.Zero);
+    }
+
+    [Test]
     public async Task Plugin_plan_with_other_addresses_is_retranslated_while_the_guest_runs()
     {
         var (kernel, initrd) = LoopProbeGuest.Rounds;
