@@ -18,6 +18,9 @@ public sealed class Unreadable : IEquatable<Unreadable>
         Reason = reason ?? throw new ArgumentNullException(nameof(reason));
     }
 
+    /// <summary>Gets the marker of a null pointer (address 0).</summary>
+    public static Unreadable NullPointer { get; } = new(0, "null pointer");
+
     /// <summary>Gets the address that could not be read.</summary>
     public ulong Address { get; }
 
