@@ -149,6 +149,18 @@ public static class VirtualMemoryExtensions
             return new Unreadable(address, "no guest memory attached");
         }
 
+        // Bad pointers are common in hostile or racing guests: tell the fault without an exception where the walker can.
+        var got = memory.ReadPartial(address, destination);
+        if (got == destination.Length)
+        {
+            return null;
+        }
+
+        if (memory is X86AddressSpace space && space.Probe(address + (ulong)got) is { } fault)
+        {
+            return Unreadable.From(address, fault);
+        }
+
         try
         {
             memory.Read(address, destination);

@@ -34,13 +34,22 @@ public sealed class Unreadable : IEquatable<Unreadable>
     public static Unreadable From(ulong address, GuestMemoryException exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        return new Unreadable(address, exception.Fault switch
+        return From(address, exception.Fault);
+    }
+
+    /// <summary>Creates the marker for a guest memory fault.</summary>
+    /// <param name="address">The address of the argument.</param>
+    /// <param name="fault">The fault.</param>
+    /// <returns>The marker.</returns>
+    public static Unreadable From(ulong address, GuestMemoryFault fault)
+    {
+        return new Unreadable(address, fault switch
         {
             GuestMemoryFault.NotPresent => "not mapped",
             GuestMemoryFault.NonCanonical => "non-canonical",
             GuestMemoryFault.OutOfRange => "outside guest memory",
             GuestMemoryFault.BadEntry => "bad page-table entry",
-            _ => exception.Fault.ToString(),
+            _ => fault.ToString(),
         });
     }
 

@@ -222,4 +222,40 @@ public sealed class VirtualMemoryExtensionsTests
             Assert.That(((IVirtualMemory?)null).ReadPartialOrNone(Page, bytes), Is.Zero);
         });
     }
+    [Test]
+    public void A_bad_pointer_is_marked_without_an_exception_inside_the_walker()
+    {
+        var (_, space) = TwoPages();
+        var bytes = new byte[8];
+        var thrown = 0;
+        void Count(object? sender, System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs e) => Interlocked.Increment(ref thrown);
+        AppDomain.CurrentDomain.FirstChanceException += Count;
+        Nitro.Reactive.Syscalls.Unreadable? unmapped, straddling, nonCanonical;
+        try
+        {
+            unmapped = space.TryReadOrMark(Page + 0x2000, bytes);
+            straddling = space.TryReadOrMark(Page + 0x1FFC, bytes);
+            nonCanonical = space.TryReadOrMark(0x8000_0000_0000_0000, bytes);
+        }
+        finally
+        {
+            AppDomain.CurrentDomain.FirstChanceException -= Count;
+        }
+
+        Assert.That((unmapped!.Reason, straddling!.Reason, straddling.Address, nonCanonical!.Reason), Is.EqualTo(("not mapped", "not mapped", Page + 0x1FFC, "non-canonical")));
+        Assert.That(thrown, Is.Zero);
+    }
+
+    [Test]
+    public void Probe_tells_the_fault_of_an_address_without_translating_it()
+    {
+        var (_, space) = TwoPages();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(space.Probe(Page + 0x10), Is.Null);
+            Assert.That(space.Probe(Page + 0x2000), Is.EqualTo(GuestMemoryFault.NotPresent));
+            Assert.That(space.Probe(0x8000_0000_0000_0000), Is.EqualTo(GuestMemoryFault.NonCanonical));
+        });
+    }
 }
