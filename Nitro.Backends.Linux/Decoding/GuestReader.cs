@@ -21,7 +21,7 @@ internal readonly struct GuestReader
 
     public bool HasMemory => _memory is not null;
 
-    public static Unreadable Null { get; } = new(0, "null pointer");
+    public static Unreadable Null => Unreadable.NullPointer;
 
     /// <summary>A NUL-terminated UTF-8 string, or a marker when not even its first byte is readable.</summary>
     public object ReadString(ulong address, int maxBytes)
@@ -47,53 +47,13 @@ internal readonly struct GuestReader
     }
 
     /// <summary>Reads all of <paramref name="destination"/>, or returns the marker of the failure.</summary>
-    public Unreadable? TryRead(ulong address, Span<byte> destination)
-    {
-        if (address == 0)
-        {
-            return Null;
-        }
-
-        if (_memory is null)
-        {
-            return NoMemory(address);
-        }
-
-        try
-        {
-            _memory.Read(address, destination);
-            return null;
-        }
-        catch (GuestMemoryException ex)
-        {
-            return Unreadable.From(address, ex);
-        }
-    }
+    public Unreadable? TryRead(ulong address, Span<byte> destination) => _memory.TryReadOrMark(address, destination);
 
     /// <summary>Reads what is readable from the start of the range; 0 on any failure.</summary>
-    public int ReadPartial(ulong address, Span<byte> destination)
-    {
-        if (_memory is null || address == 0)
-        {
-            return 0;
-        }
-
-        try
-        {
-            return _memory.ReadPartial(address, destination);
-        }
-        catch (GuestMemoryException)
-        {
-            return 0;
-        }
-    }
+    public int ReadPartial(ulong address, Span<byte> destination) => _memory.ReadPartialOrNone(address, destination);
 
     /// <summary>The marker for an address that failed to read (asks the memory once more for the precise reason).</summary>
-    public Unreadable MarkerFor(ulong address)
-    {
-        Span<byte> one = stackalloc byte[1];
-        return TryRead(address, one) ?? new Unreadable(address, "not readable");
-    }
+    public Unreadable MarkerFor(ulong address) => _memory.MarkerFor(address);
 
     private static Unreadable NoMemory(ulong address) => new(address, "no guest memory attached");
 }

@@ -14,30 +14,9 @@ internal readonly struct UserReader
 
     public UserReader(IVirtualMemory? memory) => _memory = memory;
 
-    public static Unreadable Null { get; } = new(0, "null pointer");
+    public static Unreadable Null => Unreadable.NullPointer;
 
-    public Unreadable? TryRead(ulong address, Span<byte> destination)
-    {
-        if (address == 0)
-        {
-            return Null;
-        }
-
-        if (_memory is null)
-        {
-            return new Unreadable(address, "no guest memory attached");
-        }
-
-        try
-        {
-            _memory.Read(address, destination);
-            return null;
-        }
-        catch (GuestMemoryException ex)
-        {
-            return Unreadable.From(address, ex);
-        }
-    }
+    public Unreadable? TryRead(ulong address, Span<byte> destination) => _memory.TryReadOrMark(address, destination);
 
     public bool TryReadUInt64(ulong address, out ulong value, out Unreadable? marker)
     {
@@ -47,28 +26,9 @@ internal readonly struct UserReader
         return marker is null;
     }
 
-    public int ReadPartial(ulong address, Span<byte> destination)
-    {
-        if (_memory is null || address == 0)
-        {
-            return 0;
-        }
+    public int ReadPartial(ulong address, Span<byte> destination) => _memory.ReadPartialOrNone(address, destination);
 
-        try
-        {
-            return _memory.ReadPartial(address, destination);
-        }
-        catch (GuestMemoryException)
-        {
-            return 0;
-        }
-    }
-
-    public Unreadable MarkerFor(ulong address)
-    {
-        Span<byte> one = stackalloc byte[1];
-        return TryRead(address, one) ?? new Unreadable(address, "not readable");
-    }
+    public Unreadable MarkerFor(ulong address) => _memory.MarkerFor(address);
 
     /// <summary>
     /// A UNICODE_STRING at <paramref name="address"/>: its text, or a marker when the structure or

@@ -17,7 +17,11 @@ public sealed class WindowsKernelImage
     /// <summary>How far below the hint the image header is searched for (64 MiB).</summary>
     public const ulong MaxSearch = 64UL << 20;
 
+    /// <summary>How much physical memory <see cref="Find"/> scans for a page-table root at most.</summary>
+    public const ulong MaxPhysicalScan = PageTableRoots.MaxScan;
+
     private const ulong KernelHalf = 0xFFFF_8000_0000_0000;
+    private const int MaxRoots = 16;
     private const long MaxImageSize = 128L << 20;
 
     /// <summary>Initializes a new instance from known values (a test, or a caller that already located the kernel).</summary>
@@ -98,6 +102,45 @@ public sealed class WindowsKernelImage
         throw new WindowsProfileException(string.Create(CultureInfo.InvariantCulture, $"No x64 kernel image (MZ/PE header) within {MaxSearch >> 20} MiB below 0x{start:x}."));
     }
 
+    /// <summary>
+    /// Finds the kernel image from guest physical memory alone, without registers (for listeners
+    /// that read none at attach): a page-table root is found by its self-reference (the low ranges
+    /// where Windows puts the System process's table first, at most
+    /// <see cref="MaxPhysicalScan"/> bytes), then the kernel among the upper-half pages it maps, as
+    /// the x64 PE whose CodeView record names <c>ntkrnlmp.pdb</c> or <c>ntoskrnl.pdb</c>. Both
+    /// searches are bounded, so memory that is not Windows ends them with an exception.
+    /// </summary>
+    /// <param name="memory">Guest physical memory.</param>
+    /// <param name="cancellationToken">Cancels the scans.</param>
+    /// <returns>The image, with the root it was found through as <see cref="DirectoryTableBase"/>.</returns>
+    /// <exception cref="WindowsProfileException">No root, or no kernel image under any root; the message says which and why that may be.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static WindowsKernelImage Find(IGuestMemory memory, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        var scan = new KernelImageScan(memory, cancellationToken);
+        var roots = 0;
+        ulong first = 0;
+        foreach (var (root, selfIndex) in PageTableRoots.Enumerate(memory, cancellationToken))
+        {
+            first = roots++ == 0 ? root : first;
+            if (scan.Find(root, selfIndex) is { } image)
+            {
+                return image;
+            }
+
+            if (scan.Exhausted || roots >= MaxRoots)
+            {
+                break;
+            }
+        }
+
+        var scanned = PageTableRoots.ScanEnd(memory);
+        throw new WindowsProfileException(roots == 0
+            ? string.Create(CultureInfo.InvariantCulture, $"No Windows x64 page-table root (a top-level table that maps itself through one upper-half entry) in the first {scanned >> 20} MiB of guest memory: the kernel has not enabled its page tables yet, or the guest is not 64-bit Windows.")
+            : string.Create(CultureInfo.InvariantCulture, $"{roots} page-table root(s) found (the first at physical 0x{first:x}), but none maps an x64 PE image whose CodeView record names ntkrnlmp.pdb or ntoskrnl.pdb ({scan.PagesSeen} mapped kernel pages looked at): the kernel is not loaded yet, or the guest is not 64-bit Windows."));
+    }
+
     private static ulong IdtHandler(IVirtualMemory space, ulong idt)
     {
         Span<byte> gate = stackalloc byte[16];
@@ -107,7 +150,8 @@ public sealed class WindowsKernelImage
             | ((ulong)BinaryPrimitives.ReadUInt32LittleEndian(gate[8..]) << 32);
     }
 
-    private static WindowsKernelImage? TryRead(X86AddressSpace space, ulong imageBase, ulong inside, ulong cr3)
+    /// <summary>Reads the x64 PE image at <paramref name="imageBase"/>, or <see langword="null"/> when there is none.</summary>
+    internal static WindowsKernelImage? TryRead(X86AddressSpace space, ulong imageBase, ulong inside, ulong cr3)
     {
         Span<byte> bytes = stackalloc byte[0x200];
         if (space.ReadPartial(imageBase, bytes) < 0x200)
@@ -160,6 +204,10 @@ public sealed class WindowsKernelImage
             return null;
         }
         catch (PeFormatException)
+        {
+            return null;
+        }
+        catch (InvalidOperationException)
         {
             return null;
         }

@@ -1,67 +1,50 @@
-using System.Buffers.Binary;
+using System.Globalization;
 using Nitro.Backends.Windows.Profile;
 using Nitro.Reactive.Events;
+using Nitro.Reactive.Listening;
 using Nitro.Reactive.Memory;
 
 namespace Nitro.Backends.Windows.Tracing;
 
 /// <summary>
 /// The user registers that the kernel saved in the thread's <c>KTRAP_FRAME</c> on system call
-/// entry, read at the offsets of the profile. At a handler the kernel has already copied the
-/// arguments out of the frame, so writes through it are refused rather than silently ignored.
+/// entry, as a <see cref="SavedFrameLayout"/> at the profile's offsets, read through the shared
+/// <see cref="SavedUserFrame"/>. At a handler the kernel has already taken the arguments out of the
+/// frame, so writes through it are refused rather than silently ignored.
 /// </summary>
-internal sealed class KtrapFrame : IVcpuAccess
+internal static class KtrapFrame
 {
-    private readonly IVirtualMemory _kernel;
-    private readonly ulong _address;
-    private readonly KtrapFrameLayout _layout;
-    private readonly NitroEvent _trap;
+    /// <summary>Why the frame is read-only at a handler.</summary>
+    public const string ReadOnlyAtHandler =
+        "At a Windows handler the kernel has already copied the arguments out of the KTRAP_FRAME: change arguments at the system call entry (trace without a handler plan).";
 
-    public KtrapFrame(IVirtualMemory kernel, ulong address, KtrapFrameLayout layout, NitroEvent trap)
+    /// <summary>
+    /// The frame's layout, in <see cref="Registers"/> order: RCX, RDX, RSP, RBP, R8–R11, RIP and RFLAGS
+    /// from their slots; RAX is the call number on entry and not in the frame on exit (the NTSTATUS
+    /// is only in the register); RBX, RSI, RDI and R12–R15 are not read.
+    /// </summary>
+    /// <param name="t">The profile's KTRAP_FRAME offsets.</param>
+    /// <returns>The layout.</returns>
+    /// <exception cref="WindowsProfileException">The offsets do not fit a saved frame (a damaged symbol table).</exception>
+    public static SavedFrameLayout Layout(KtrapFrameLayout t)
     {
-        _kernel = kernel;
-        _address = address;
-        _layout = layout;
-        _trap = trap;
-    }
-
-    /// <summary>Reads a frame as registers: RAX, RCX, RDX, R8–R11, RBP, RIP, RFLAGS and RSP from their slots; the rest zero.</summary>
-    /// <exception cref="GuestMemoryException">The frame is not readable.</exception>
-    public static Registers Read(IVirtualMemory kernel, ulong address, KtrapFrameLayout layout)
-    {
-        if (layout.Size is <= 0 or > 0x1000)
+        int[] offsets = [-1, -1, t.Rcx, t.Rdx, -1, -1, t.Rsp, t.Rbp, t.R8, t.R9, t.R10, t.R11, -1, -1, -1, -1, t.Rip, t.EFlags];
+        try
         {
-            throw new ArgumentOutOfRangeException(nameof(layout), layout.Size, "A KTRAP_FRAME is at most a page.");
+            return new SavedFrameLayout(t.Size, offsets, t.Rax, numberMask: 0xFFFF_FFFF);
         }
-
-        Span<byte> frame = stackalloc byte[layout.Size];
-        kernel.Read(address, frame);
-        return new Registers
+        catch (ArgumentException e)
         {
-            Rax = At(frame, layout.Rax),
-            Rcx = At(frame, layout.Rcx),
-            Rdx = At(frame, layout.Rdx),
-            R8 = At(frame, layout.R8),
-            R9 = At(frame, layout.R9),
-            R10 = At(frame, layout.R10),
-            R11 = At(frame, layout.R11),
-            Rbp = At(frame, layout.Rbp),
-            Rip = At(frame, layout.Rip),
-            Rflags = At(frame, layout.EFlags) & 0xFFFF_FFFF,
-            Rsp = At(frame, layout.Rsp),
-        };
+            throw new WindowsProfileException(string.Create(CultureInfo.InvariantCulture, $"The profile's KTRAP_FRAME ({t.Size} bytes, {t}) is not a saved frame the SDK can read: {e.Message} Check the symbol table."), e);
+        }
     }
 
-    private static ulong At(ReadOnlySpan<byte> frame, int offset) =>
-        offset >= 0 && offset + 8 <= frame.Length ? BinaryPrimitives.ReadUInt64LittleEndian(frame[offset..]) : 0;
-
-    public void GetRegisters(out Registers registers) => registers = Read(_kernel, _address, _layout);
-
-    public void SetRegisters(in Registers registers) => throw new NotSupportedException(
-        "At a Windows handler the kernel has already copied the arguments out of the KTRAP_FRAME: change arguments at the system call entry (trace without a handler plan).");
-
-    public void GetSpecialRegisters(out SpecialRegisters registers) => registers = _trap.SpecialRegisters;
-
-    public void SetSpecialRegisters(in SpecialRegisters registers) =>
-        throw new NotSupportedException("A saved user frame holds general-purpose registers only; special registers belong to the vCPU.");
+    /// <summary>Read access to the frame at <paramref name="address"/> while the trap's vCPU waits; every write is refused.</summary>
+    /// <param name="kernel">The kernel's view of memory.</param>
+    /// <param name="address">Where the frame is.</param>
+    /// <param name="layout">Its layout.</param>
+    /// <param name="trap">The trap, whose special registers are the vCPU's.</param>
+    /// <returns>The access.</returns>
+    public static SavedUserFrame AtHandler(IVirtualMemory kernel, ulong address, SavedFrameLayout layout, NitroEvent trap) =>
+        new(kernel, address, layout, SyscallDirection.Enter, in trap.SpecialRegisters, ReadOnlyAtHandler);
 }

@@ -40,6 +40,7 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
     private readonly X86AddressSpace _kernel;
     private readonly TranslationCache _cache = new();
     private readonly WindowsTrapPoints _points;
+    private readonly SavedFrameLayout _frameLayout;
     private readonly FrozenSet<ulong> _entryAddresses;
     private readonly Lock _gate = new();
     private readonly Dictionary<long, Syscall> _pending = [];
@@ -55,6 +56,7 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
     /// <param name="profile">The kernel's profile (a symbol table, or built-in offsets).</param>
     /// <param name="kernel">Where the kernel image is and the page-table root to read kernel memory through.</param>
     /// <param name="hookFailurePolicy">What to do when a hook throws.</param>
+    /// <exception cref="WindowsProfileException">The profile's KTRAP_FRAME offsets do not fit a saved frame.</exception>
     public WindowsBackend(IGuestMemory memory, WindowsKernelProfile profile, WindowsKernelImage kernel, HookFailurePolicy hookFailurePolicy = HookFailurePolicy.Report)
         : base(hookFailurePolicy)
     {
@@ -63,6 +65,7 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
         _image = kernel ?? throw new ArgumentNullException(nameof(kernel));
         _kernel = new X86AddressSpace(memory, kernel.DirectoryTableBase, cache: _cache);
         _points = new WindowsTrapPoints(_kernel, profile, kernel.ImageBase);
+        _frameLayout = KtrapFrame.Layout(profile.Offsets.TrapFrame);
         _entryAddresses = _points.Entries.Select(p => p.Address).ToFrozenSet();
     }
 
@@ -218,10 +221,6 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
             throw new NotSupportedException($"{_profile.Name} has no KiProcessorBlock or KTHREAD.TrapFrame: the saved registers cannot be found without the build's symbol table; use a breakpoint listener.");
         }
 
-        var t = o.TrapFrame;
-
-        // Registers field order: rax rbx rcx rdx rsi rdi rsp rbp r8 r9 r10 r11 r12 r13 r14 r15 rip rflags; -1: not in a KTRAP_FRAME of a system call.
-        int[] offsets = [t.Rax, -1, t.Rcx, t.Rdx, -1, -1, t.Rsp, t.Rbp, t.R8, t.R9, t.R10, t.R11, -1, -1, -1, -1, t.Rip, t.EFlags];
         return new SavedFrameLocator(
             kernelPageTableRoot: _image.DirectoryTableBase,
             perVcpuTable: _image.ImageBase + block,
@@ -229,7 +228,7 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
             task: new GuestPointerPath([o.KprcbCurrentThread]),
             addressSpace: new GuestPointerPath([o.KthreadApcStateProcess, o.KprocessDirectoryTableBase]),
             addressSpaceBias: 0,
-            layout: new SavedFrameLayout(t.Size, offsets, t.Rax, numberMask: 0xFFFF_FFFF));
+            layout: _frameLayout);
     }
 
     /// <summary>
@@ -279,7 +278,7 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
     /// <param name="frame">The frame's address (<see cref="WindowsCurrentThread.TrapFrame"/>).</param>
     /// <returns>The registers; the others are zero.</returns>
     /// <exception cref="GuestMemoryException">The frame is not readable.</exception>
-    public Registers ReadTrapFrame(ulong frame) => KtrapFrame.Read(_kernel, frame, _profile.Offsets.TrapFrame);
+    public Registers ReadTrapFrame(ulong frame) => SavedUserFrame.Read(_kernel, frame, _frameLayout, SyscallDirection.Enter);
 
     /// <summary>Reads a process from its EPROCESS.</summary>
     /// <param name="eprocess">The EPROCESS address.</param>
@@ -500,7 +499,7 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
         var thread = FindCurrentThread(@event.Vcpu, @event.SpecialRegisters.Gs.Base);
         var user = @event.Registers;
         user.Rax = (ulong)number;
-        var handle = @event.Handle?.ForSavedUserFrame(context.FrameAddress, new KtrapFrame(_kernel, context.FrameAddress, _profile.Offsets.TrapFrame, @event));
+        var handle = @event.Handle?.ForSavedUserFrame(context.FrameAddress, KtrapFrame.AtHandler(_kernel, context.FrameAddress, _frameLayout, @event));
         var framed = new NitroEvent(@event.Vcpu, SyscallDirection.Enter, SyscallMechanism.Syscall, in user, in @event.SpecialRegisters, @event.Timestamp, handle) { Context = context };
         return Enter(framed, number, thread, service, gated: false, copied: true);
     }
@@ -516,7 +515,7 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
         // At a handler the user's registers are in the KTRAP_FRAME; RAX there is the number.
         var user = ReadTrapFrame(thread.TrapFrame);
         user.Rax = (ulong)number;
-        var handle = @event.Handle?.ForSavedUserFrame(thread.TrapFrame, new KtrapFrame(_kernel, thread.TrapFrame, _profile.Offsets.TrapFrame, @event));
+        var handle = @event.Handle?.ForSavedUserFrame(thread.TrapFrame, KtrapFrame.AtHandler(_kernel, thread.TrapFrame, _frameLayout, @event));
         var framed = new NitroEvent(@event.Vcpu, SyscallDirection.Enter, SyscallMechanism.Syscall, in user, in @event.SpecialRegisters, @event.Timestamp, handle);
         return Enter(framed, number, thread, service, gated: true, copied: true);
     }

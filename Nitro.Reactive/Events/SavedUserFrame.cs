@@ -19,6 +19,7 @@ public sealed class SavedUserFrame : IVcpuAccess
     private readonly SavedFrameLayout _layout;
     private readonly SyscallDirection _direction;
     private readonly SpecialRegisters _specialRegisters;
+    private readonly string? _readOnlyReason;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="memory">The kernel's view of guest memory at the trap.</param>
@@ -26,8 +27,13 @@ public sealed class SavedUserFrame : IVcpuAccess
     /// <param name="layout">Where each register is in it.</param>
     /// <param name="direction">Entry (RAX is the call number) or exit (RAX is the return value).</param>
     /// <param name="specialRegisters">The vCPU's special registers at the trap (the frame holds none).</param>
-    public SavedUserFrame(IVirtualMemory memory, ulong address, SavedFrameLayout layout, SyscallDirection direction, in SpecialRegisters specialRegisters)
+    /// <param name="readOnlyReason">
+    /// When set, the frame is read-only at this trap and every change is refused with this reason (a
+    /// Windows handler: the kernel has already taken the arguments out of the frame).
+    /// </param>
+    public SavedUserFrame(IVirtualMemory memory, ulong address, SavedFrameLayout layout, SyscallDirection direction, in SpecialRegisters specialRegisters, string? readOnlyReason = null)
     {
+        _readOnlyReason = readOnlyReason;
         _memory = memory ?? throw new ArgumentNullException(nameof(memory));
         _layout = layout ?? throw new ArgumentNullException(nameof(layout));
         _address = address;
@@ -55,7 +61,7 @@ public sealed class SavedUserFrame : IVcpuAccess
     public void GetRegisters(out Registers registers) => registers = Read(_memory, _address, _layout, _direction);
 
     /// <inheritdoc />
-    /// <exception cref="NotSupportedException">The call number changes on entry, or a register the frame does not hold changes; nothing is written then.</exception>
+    /// <exception cref="NotSupportedException">The frame is read-only at this trap, the call number changes on entry, or a register the frame does not hold changes; nothing is written then.</exception>
     public void SetRegisters(in Registers registers)
     {
         GetRegisters(out var current);
@@ -67,6 +73,11 @@ public sealed class SavedUserFrame : IVcpuAccess
             if (wanted.Slice(field * 8, 8).SequenceEqual(old.Slice(field * 8, 8)))
             {
                 continue;
+            }
+
+            if (_readOnlyReason is not null)
+            {
+                throw new NotSupportedException(_readOnlyReason);
             }
 
             if (field == 0 && _direction == SyscallDirection.Enter)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
+using Nitro.Reactive.Syscalls;
 
 namespace Nitro.Reactive.Memory;
 
@@ -126,6 +127,81 @@ public static class VirtualMemoryExtensions
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// Reads all of <paramref name="destination"/>, or says why not as the marker a decoder puts in
+    /// place of the value: a null pointer, no memory attached, or the page-walk fault.
+    /// </summary>
+    /// <param name="memory">The address space, or <see langword="null"/> when none is attached.</param>
+    /// <param name="address">The guest virtual address.</param>
+    /// <param name="destination">Receives the bytes.</param>
+    /// <returns><see langword="null"/> when every byte was read, else the marker.</returns>
+    public static Unreadable? TryReadOrMark(this IVirtualMemory? memory, ulong address, Span<byte> destination)
+    {
+        if (address == 0)
+        {
+            return Unreadable.NullPointer;
+        }
+
+        if (memory is null)
+        {
+            return new Unreadable(address, "no guest memory attached");
+        }
+
+        // Bad pointers are common in hostile or racing guests: tell the fault without an exception where the walker can.
+        var got = memory.ReadPartial(address, destination);
+        if (got == destination.Length)
+        {
+            return null;
+        }
+
+        if (memory is X86AddressSpace space && space.Probe(address + (ulong)got) is { } fault)
+        {
+            return Unreadable.From(address, fault);
+        }
+
+        try
+        {
+            memory.Read(address, destination);
+            return null;
+        }
+        catch (GuestMemoryException ex)
+        {
+            return Unreadable.From(address, ex);
+        }
+    }
+
+    /// <summary>Reads what is readable from the start of the range, never throwing.</summary>
+    /// <param name="memory">The address space, or <see langword="null"/>.</param>
+    /// <param name="address">The guest virtual address.</param>
+    /// <param name="destination">Receives up to <c>destination.Length</c> bytes.</param>
+    /// <returns>The number of bytes read; 0 for a null pointer, no memory, or any failure.</returns>
+    public static int ReadPartialOrNone(this IVirtualMemory? memory, ulong address, Span<byte> destination)
+    {
+        if (memory is null || address == 0)
+        {
+            return 0;
+        }
+
+        try
+        {
+            return memory.ReadPartial(address, destination);
+        }
+        catch (GuestMemoryException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>The marker of an address that failed to read (asks the memory once more for the precise reason).</summary>
+    /// <param name="memory">The address space, or <see langword="null"/>.</param>
+    /// <param name="address">The guest virtual address.</param>
+    /// <returns>The marker.</returns>
+    public static Unreadable MarkerFor(this IVirtualMemory? memory, ulong address)
+    {
+        Span<byte> one = stackalloc byte[1];
+        return memory.TryReadOrMark(address, one) ?? new Unreadable(address, "not readable");
     }
 
     private static int ReadTerminated(IVirtualMemory memory, ulong address, int maxBytes, int unit, out byte[] buffer)

@@ -147,6 +147,15 @@ public sealed class X86AddressSpace : IVirtualMemory
         return Walk(virtualAddress, cache, out physicalAddress).Fault is null;
     }
 
+    /// <summary>Says why a guest virtual address cannot be translated, without throwing.</summary>
+    /// <param name="virtualAddress">The virtual address.</param>
+    /// <returns>The fault, or <see langword="null"/> when the address is mapped.</returns>
+    public GuestMemoryFault? Probe(ulong virtualAddress)
+    {
+        var cache = _cache;
+        return cache is not null && cache.TryGet(_tag, virtualAddress >> PageShift, out _) ? null : Walk(virtualAddress, cache, out _).Fault;
+    }
+
     /// <inheritdoc />
     public void Read(ulong virtualAddress, Span<byte> destination)
     {

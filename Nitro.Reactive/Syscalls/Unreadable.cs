@@ -18,6 +18,9 @@ public sealed class Unreadable : IEquatable<Unreadable>
         Reason = reason ?? throw new ArgumentNullException(nameof(reason));
     }
 
+    /// <summary>Gets the marker of a null pointer (address 0).</summary>
+    public static Unreadable NullPointer { get; } = new(0, "null pointer");
+
     /// <summary>Gets the address that could not be read.</summary>
     public ulong Address { get; }
 
@@ -31,13 +34,22 @@ public sealed class Unreadable : IEquatable<Unreadable>
     public static Unreadable From(ulong address, GuestMemoryException exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
-        return new Unreadable(address, exception.Fault switch
+        return From(address, exception.Fault);
+    }
+
+    /// <summary>Creates the marker for a guest memory fault.</summary>
+    /// <param name="address">The address of the argument.</param>
+    /// <param name="fault">The fault.</param>
+    /// <returns>The marker.</returns>
+    public static Unreadable From(ulong address, GuestMemoryFault fault)
+    {
+        return new Unreadable(address, fault switch
         {
             GuestMemoryFault.NotPresent => "not mapped",
             GuestMemoryFault.NonCanonical => "non-canonical",
             GuestMemoryFault.OutOfRange => "outside guest memory",
             GuestMemoryFault.BadEntry => "bad page-table entry",
-            _ => exception.Fault.ToString(),
+            _ => fault.ToString(),
         });
     }
 

@@ -28,7 +28,8 @@ public class WindowsSyscallDecoderBenchmarks
     private ArgumentMap _writeFile = null!;
     private ArgumentMap _allocate = null!;
     private ArgumentMap _close = null!;
-    private ulong _rsp;
+    private ArgumentMap _createFileBadPointers = null!;
+    private readonly Dictionary<ArgumentMap, ulong> _stacks = new(ReferenceEqualityComparer.Instance);
 
     [GlobalSetup]
     public void Setup()
@@ -52,23 +53,32 @@ public class WindowsSyscallDecoderBenchmarks
         var buffer = UserBase + 0x4000;
         _space.Write(buffer, new byte[4096]);
 
-        // Stack arguments at rsp + 0x28 + 8·(i − 4).
+        // Stack arguments at rsp + 0x28 + 8·(i − 4), one stack per call: calls that shared one overwrote each
+        // other's stack arguments, so NtCreateFile and NtWriteFile decoded bad pointers (see benchmarks/README.md).
         var rsp = UserBase + 0x8000;
-        _rsp = rsp;
         ulong[] createFile = [handle, 0x120089, fileAttributes, UserBase + 0x900, 0, 0x80, 1, 1, 0x60, 0, 0];
         _createFile = Map(rsp, createFile);
-        _openKey = Map(rsp, [handle, 0x20019, keyAttributes]);
-        _writeFile = Map(rsp, [0x44, 0, 0, 0, UserBase + 0x900, buffer, 4096, 0, 0]);
-        _allocate = Map(rsp, [ulong.MaxValue, UserBase + 0x818, 0, size, 0x3000, 0x40]);
-        _close = Map(rsp, [0x44]);
-        if (_decoder.DecodeEntry("NtCreateFile", _createFile, _space)["ObjectAttributes"] is not string name || !name.EndsWith("dropped.exe", StringComparison.Ordinal))
+        _openKey = Map(rsp + 0x200, [handle, 0x20019, keyAttributes]);
+        _writeFile = Map(rsp + 0x400, [0x44, 0, 0, 0, UserBase + 0x900, buffer, 4096, 0, 0]);
+        _allocate = Map(rsp + 0x600, [ulong.MaxValue, UserBase + 0x818, 0, size, 0x3000, 0x40]);
+        _close = Map(rsp + 0x800, [0x44]);
+
+        // Unmapped pointers everywhere a pointer is followed: ObjectAttributes, AllocationSize.
+        _createFileBadPointers = Map(rsp + 0xA00, [handle, 0x120089, 0x3000, UserBase + 0x900, 0x40, 0x80, 1, 1, 0x60, 0, 0]);
+        if (_decoder.DecodeEntry("NtCreateFile", _createFile, _space)["ObjectAttributes"] is not string name || !name.EndsWith("dropped.exe", StringComparison.Ordinal)
+            || _decoder.DecodeEntry("NtWriteFile", _writeFile, _space)["Buffer"] is not byte[]
+            || _decoder.DecodeEntry("NtCreateFile", _createFile, _space)["AllocationSize"] is not null
+            || _decoder.DecodeEntry("NtCreateFile", _createFileBadPointers, _space)["ObjectAttributes"] is not Unreadable)
         {
             throw new InvalidOperationException("Benchmark guest memory is wrong.");
         }
     }
 
     [Benchmark]
-    public object NtCreateFile() => _decoder.DecodeEntry("NtCreateFile", _createFile, _space, stackPointer: _rsp);
+    public object NtCreateFile() => _decoder.DecodeEntry("NtCreateFile", _createFile, _space, stackPointer: Rsp(_createFile));
+
+    [Benchmark]
+    public object NtCreateFileBadPointers() => _decoder.DecodeEntry("NtCreateFile", _createFileBadPointers, _space, stackPointer: Rsp(_createFileBadPointers));
 
     [Benchmark]
     public object NtCreateFileSlotBySlot() => _decoder.DecodeEntry("NtCreateFile", _createFile, _space);
@@ -77,10 +87,10 @@ public class WindowsSyscallDecoderBenchmarks
     public object NtOpenKey() => _decoder.DecodeEntry("NtOpenKey", _openKey, _space);
 
     [Benchmark]
-    public object NtWriteFile() => _decoder.DecodeEntry("NtWriteFile", _writeFile, _space, stackPointer: _rsp);
+    public object NtWriteFile() => _decoder.DecodeEntry("NtWriteFile", _writeFile, _space, stackPointer: Rsp(_writeFile));
 
     [Benchmark]
-    public object NtAllocateVirtualMemory() => _decoder.DecodeEntry("NtAllocateVirtualMemory", _allocate, _space, stackPointer: _rsp);
+    public object NtAllocateVirtualMemory() => _decoder.DecodeEntry("NtAllocateVirtualMemory", _allocate, _space, stackPointer: Rsp(_allocate));
 
     [Benchmark]
     public object NtClose() => _decoder.DecodeEntry("NtClose", _close, _space);
@@ -93,6 +103,8 @@ public class WindowsSyscallDecoderBenchmarks
 
     [Benchmark]
     public object UnknownRaw() => _decoder.DecodeEntry("NtUserGetDC", _close, _space, argumentCount: 4);
+
+    private ulong Rsp(ArgumentMap arguments) => _stacks[arguments];
 
     private ulong ObjectAttributes(ulong at, ulong stringAt, string name)
     {
@@ -131,7 +143,9 @@ public class WindowsSyscallDecoderBenchmarks
         r.R8 = a.Length > 2 ? a[2] : 0;
         r.R9 = a.Length > 3 ? a[3] : 0;
         r.Rsp = rsp;
-        return new ArgumentMap(new NitroEvent(0, SyscallDirection.Enter, SyscallMechanism.Syscall, in r, default, 0), CallingConvention.WindowsX64, _space);
+        var map = new ArgumentMap(new NitroEvent(0, SyscallDirection.Enter, SyscallMechanism.Syscall, in r, default, 0), CallingConvention.WindowsX64, _space);
+        _stacks[map] = rsp;
+        return map;
     }
 
     private static void WriteEntry(byte[] memory, ulong table, ulong virtualAddress, int shift, ulong target)

@@ -41,9 +41,12 @@ internal static class Guests
         return guest;
     }
 
+    /// <summary>The self-reference index of the Windows 10 guest: random since 1607, so not 0x1ED.</summary>
+    public const int Win10SelfReferenceIndex = 0x1A7;
+
     public static SyntheticWindowsGuest Windows10(int vcpus = 2, bool wine = true)
     {
-        var guest = new SyntheticWindowsGuest(TestData.Win10Isf, Win10KernelBase, vcpus);
+        var guest = new SyntheticWindowsGuest(TestData.Win10Isf, Win10KernelBase, vcpus, selfReferenceIndex: Win10SelfReferenceIndex);
         if (wine)
         {
             guest.MapWine(File.ReadAllBytes(TestData.WineNtdll), File.ReadAllBytes(TestData.WineWin32u));

@@ -47,13 +47,21 @@ internal sealed class SyntheticWindowsGuest
     private ulong _nextPool;
     private ulong _win32kTable;
 
-    public SyntheticWindowsGuest(IsfSymbolTable isf, ulong kernelBase, int vcpus, int ramMiB = 64)
+    /// <summary>Builds the guest; every page-table root maps itself through entry <paramref name="selfReferenceIndex"/> (Windows: 0x1ED up to 10 1511, random in 0x100–0x1FF since).</summary>
+    /// <param name="isf">The symbol table the guest is laid out by.</param>
+    /// <param name="kernelBase">The kernel image base.</param>
+    /// <param name="vcpus">The number of processors.</param>
+    /// <param name="ramMiB">The size of guest RAM.</param>
+    /// <param name="selfReferenceIndex">The self-referencing top-level entry.</param>
+    public SyntheticWindowsGuest(IsfSymbolTable isf, ulong kernelBase, int vcpus, int ramMiB = 64, int selfReferenceIndex = 0x1ED)
     {
         _isf = isf;
         _ram = new byte[ramMiB << 20];
         Memory = new ArrayGuestMemory(_ram);
         KernelBase = kernelBase;
+        SelfReferenceIndex = selfReferenceIndex;
         KernelRoot = AllocatePage();
+        MapSelf(KernelRoot);
         Kernel = new X86AddressSpace(Memory, KernelRoot);
         _nextPool = kernelBase + 0x0200_0000;
         Profile = WindowsKernelProfile.FromSymbolTable(isf);
@@ -79,8 +87,11 @@ internal sealed class SyntheticWindowsGuest
         BinaryPrimitives.WriteUInt16LittleEndian(gate.AsSpan(6), (ushort)(handler >> 16));
         BinaryPrimitives.WriteUInt32LittleEndian(gate.AsSpan(8), (uint)(handler >> 32));
         WriteKernel(Idt, gate);
-        System = AddProcess(4, 0, "System", path: null, commandLine: null, hasPeb: false);
+        System = AddProcess(4, 0, "System", path: null, commandLine: null, hasPeb: false, root: KernelRoot);
+        WriteKernel64(Symbol("PsInitialSystemProcess"), System.Eprocess);
     }
+
+    public int SelfReferenceIndex { get; }
 
     public ArrayGuestMemory Memory { get; }
 
@@ -192,14 +203,19 @@ internal sealed class SyntheticWindowsGuest
     }
 
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "MA0051:Method is too long", Justification = "One EPROCESS, field by field.")]
-    public GuestProcess AddProcess(int pid, int parentPid, string name, string? path, string? commandLine, bool hasPeb = true, bool wow64 = false, DateTime? created = null)
+    public GuestProcess AddProcess(int pid, int parentPid, string name, string? path, string? commandLine, bool hasPeb = true, bool wow64 = false, DateTime? created = null, ulong? root = null)
     {
         var o = Offsets;
-        var root = AllocatePage();
-        _ram.AsSpan((int)KernelRoot + 0x800, 0x800).CopyTo(_ram.AsSpan((int)root + 0x800, 0x800));
-        var process = new GuestProcess(this, pid, name, root, KernelAllocate(Size("_EPROCESS")));
+        if (root is null)
+        {
+            root = AllocatePage();
+            _ram.AsSpan((int)KernelRoot + 0x800, 0x800).CopyTo(_ram.AsSpan((int)root + 0x800, 0x800));
+            MapSelf(root.Value);
+        }
+
+        var process = new GuestProcess(this, pid, name, root.Value, KernelAllocate(Size("_EPROCESS")));
         var e = process.Eprocess;
-        WriteKernel64(e + (ulong)o.KprocessDirectoryTableBase, root);
+        WriteKernel64(e + (ulong)o.KprocessDirectoryTableBase, root.Value);
         WriteKernel64(e + (ulong)o.EprocessUniqueProcessId, (ulong)pid);
         WriteKernel64(e + (ulong)o.EprocessInheritedFromUniqueProcessId, (ulong)parentPid);
         var image = new byte[15];
@@ -407,6 +423,10 @@ internal sealed class SyntheticWindowsGuest
 
         BinaryPrimitives.WriteUInt64LittleEndian(_ram.AsSpan((int)(table + (((address >> 12) & 0x1FF) * 8))), 0);
     }
+
+    /// <summary>The self-reference of a root as Windows writes it: present, writable, accessed, dirty, supervisor, no-execute.</summary>
+    internal void MapSelf(ulong root) =>
+        BinaryPrimitives.WriteUInt64LittleEndian(_ram.AsSpan((int)root + (SelfReferenceIndex * 8)), root | 0x63 | (1UL << 63));
 
     internal ulong AllocatePage()
     {

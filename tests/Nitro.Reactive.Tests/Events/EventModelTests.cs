@@ -105,4 +105,23 @@ public sealed class EventModelTests
         b.R15 = 3;
         Assert.That(a != b, Is.True);
     }
+    [Test]
+    public void A_read_only_saved_frame_refuses_every_change_with_its_reason_and_reads_as_usual()
+    {
+        var builder = new Nitro.Reactive.Tests.Memory.PageTableBuilder().Map4K(0xffffc900_0001_3000, 0x5000);
+        var space = builder.AddressSpace();
+        int[] offsets = [0, -1, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 16, -1];
+        var layout = new Nitro.Reactive.Listening.SavedFrameLayout(24, offsets, entryRaxOffset: 0);
+        builder.WriteBytes(0x5000, [7, 0, 0, 0, 0, 0, 0, 0, 9]);
+        var frame = new SavedUserFrame(space, 0xffffc900_0001_3000, layout, SyscallDirection.Exit, default, readOnlyReason: "the kernel took the arguments already");
+
+        frame.GetRegisters(out var registers);
+        var same = registers;
+        frame.SetRegisters(same);
+        registers.Rcx = 1;
+
+        Assert.That((same.Rax, same.Rcx), Is.EqualTo((7UL, 9UL)));
+        Assert.That(() => frame.SetRegisters(registers), Throws.InstanceOf<NotSupportedException>().With.Message.EqualTo("the kernel took the arguments already"));
+        Assert.That(Nitro.Reactive.Memory.VirtualMemoryExtensions.ReadUInt64(space, 0xffffc900_0001_3008), Is.EqualTo(9UL), "nothing written");
+    }
 }

@@ -191,4 +191,71 @@ public sealed class VirtualMemoryExtensionsTests
             Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => space.ReadUtf16String(Page, -1))?.ParamName, Is.EqualTo("maxChars"));
         });
     }
+    [Test]
+    public void TryReadOrMark_reads_or_names_why_not()
+    {
+        var (builder, space) = TwoPages();
+        builder.WriteBytes(Frame + 0x20, [1, 2, 3, 4]);
+        var bytes = new byte[4];
+
+        Assert.Multiple(() =>
+        {
+            Assert.That((space.TryReadOrMark(Page + 0x20, bytes), bytes), Is.EqualTo(((Nitro.Reactive.Syscalls.Unreadable?)null, new byte[] { 1, 2, 3, 4 })));
+            Assert.That(space.TryReadOrMark(0, bytes), Is.EqualTo(Nitro.Reactive.Syscalls.Unreadable.NullPointer));
+            Assert.That(space.TryReadOrMark(Page + 0x2000, bytes), Is.EqualTo(new Nitro.Reactive.Syscalls.Unreadable(Page + 0x2000, "not mapped")));
+            Assert.That(((IVirtualMemory?)null).TryReadOrMark(Page, bytes)!.Reason, Is.EqualTo("no guest memory attached"));
+            Assert.That(space.MarkerFor(Page + 0x2000).Reason, Is.EqualTo("not mapped"));
+        });
+    }
+
+    [Test]
+    public void ReadPartialOrNone_stops_at_the_unmapped_page_and_never_throws()
+    {
+        var (_, space) = TwoPages();
+        var bytes = new byte[0x20];
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(space.ReadPartialOrNone(Page + 0x1FF0, bytes), Is.EqualTo(0x10));
+            Assert.That(space.ReadPartialOrNone(Page + 0x2000, bytes), Is.Zero);
+            Assert.That(space.ReadPartialOrNone(0, bytes), Is.Zero);
+            Assert.That(((IVirtualMemory?)null).ReadPartialOrNone(Page, bytes), Is.Zero);
+        });
+    }
+    [Test]
+    public void A_bad_pointer_is_marked_without_an_exception_inside_the_walker()
+    {
+        var (_, space) = TwoPages();
+        var bytes = new byte[8];
+        var thrown = 0;
+        void Count(object? sender, System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs e) => Interlocked.Increment(ref thrown);
+        AppDomain.CurrentDomain.FirstChanceException += Count;
+        Nitro.Reactive.Syscalls.Unreadable? unmapped, straddling, nonCanonical;
+        try
+        {
+            unmapped = space.TryReadOrMark(Page + 0x2000, bytes);
+            straddling = space.TryReadOrMark(Page + 0x1FFC, bytes);
+            nonCanonical = space.TryReadOrMark(0x8000_0000_0000_0000, bytes);
+        }
+        finally
+        {
+            AppDomain.CurrentDomain.FirstChanceException -= Count;
+        }
+
+        Assert.That((unmapped!.Reason, straddling!.Reason, straddling.Address, nonCanonical!.Reason), Is.EqualTo(("not mapped", "not mapped", Page + 0x1FFC, "non-canonical")));
+        Assert.That(thrown, Is.Zero);
+    }
+
+    [Test]
+    public void Probe_tells_the_fault_of_an_address_without_translating_it()
+    {
+        var (_, space) = TwoPages();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(space.Probe(Page + 0x10), Is.Null);
+            Assert.That(space.Probe(Page + 0x2000), Is.EqualTo(GuestMemoryFault.NotPresent));
+            Assert.That(space.Probe(0x8000_0000_0000_0000), Is.EqualTo(GuestMemoryFault.NonCanonical));
+        });
+    }
 }
