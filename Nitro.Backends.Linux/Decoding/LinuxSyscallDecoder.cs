@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Collections.Frozen;
 using System.Globalization;
+using Nitro.Reactive.Events;
 using Nitro.Reactive.Memory;
 using Nitro.Reactive.Syscalls;
 
@@ -156,6 +157,33 @@ public sealed class LinuxSyscallDecoder
 
         return result;
     }
+
+    /// <summary>
+    /// Names the values of a decoded call that were read from guest memory: on entry the strings,
+    /// buffers and structures arguments point to, on exit every output (all but <c>return</c> and
+    /// <c>errno</c>); never a value taken from a register.
+    /// </summary>
+    /// <param name="name">The system call name.</param>
+    /// <param name="convention">The calling convention (ia32 calls have their own signatures).</param>
+    /// <param name="direction">Entry or exit.</param>
+    /// <param name="decoded">What <see cref="DecodeEntry"/> or <see cref="DecodeExit"/> returned.</param>
+    /// <returns>The names, in decoding order.</returns>
+    public static IReadOnlyList<string> ValuesFromMemory(string name, CallingConvention? convention, SyscallDirection direction, IReadOnlyDictionary<string, object?> decoded)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(decoded);
+        if (direction == SyscallDirection.Exit)
+        {
+            return [.. decoded.Keys.Where(k => k is not ("return" or "errno"))];
+        }
+
+        return Find(name, IsIa32(convention)) is { } signature
+            ? [.. signature.Parameters.Where(p => ReadsMemory(p.Kind) && decoded.ContainsKey(p.Name)).Select(p => p.Name)]
+            : [];
+    }
+
+    private static bool ReadsMemory(ArgumentKind kind) => kind is ArgumentKind.Path or ArgumentKind.SocketAddress or ArgumentKind.StringArray
+        or ArgumentKind.StringArrayCount or ArgumentKind.BufferPreview or ArgumentKind.OpenHow or ArgumentKind.CloneArgs or ArgumentKind.OldMmapArgs;
 
     private static bool IsIa32(CallingConvention? convention) => ReferenceEquals(convention, CallingConvention.LinuxIa32);
 

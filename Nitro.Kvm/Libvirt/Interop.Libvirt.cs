@@ -238,6 +238,22 @@ internal static partial class Interop
             return info;
         }
 
+        // ---- the QEMU driver's monitor passthrough (libvirt-qemu.so.0) ----------------------
+
+        internal const string QemuLibraryName = "libvirt-qemu.so.0";
+
+        private const uint QemuMonitorCommandHmp = 1;
+
+        /// <summary>Runs a human-monitor command in the domain's QEMU; null with libvirt's error left for <see cref="GetLastError"/>.</summary>
+        internal static string? DomainQemuMonitorCommandHmp(SafeDomainHandle domain, string command)
+        {
+            byte* result = null;
+            return virDomainQemuMonitorCommand(domain, command, &result, QemuMonitorCommandHmp) < 0 ? null : TakeString(result);
+        }
+
+        [LibraryImport(QemuLibraryName, StringMarshalling = StringMarshalling.Utf8)]
+        private static partial int virDomainQemuMonitorCommand(SafeDomainHandle domain, string command, byte** result, uint flags);
+
         // ---- release functions for the SafeHandles ----------------------------------------
 
         [LibraryImport(LibraryName)]

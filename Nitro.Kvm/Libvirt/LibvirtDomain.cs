@@ -165,6 +165,20 @@ public sealed class LibvirtDomain : IDisposable
         return Interop.Libvirt.DomainGetXmlDesc(_handle, 0) ?? throw Failure("Reading the XML description of");
     }
 
+    /// <summary>
+    /// Runs a command of QEMU's human monitor in the domain's QEMU (virDomainQemuMonitorCommand of
+    /// libvirt-qemu; QEMU domains only). libvirt marks such a domain as tainted.
+    /// </summary>
+    /// <param name="command">The command (<c>info mtree -f</c>).</param>
+    /// <returns>What QEMU answered.</returns>
+    /// <exception cref="LibvirtException">libvirt or QEMU refused the command.</exception>
+    public string QemuMonitorCommand(string command)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(command);
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        return Interop.Libvirt.DomainQemuMonitorCommandHmp(_handle, command) ?? throw Failure($"Running '{command}' in the QEMU monitor of");
+    }
+
     /// <summary>Polls the state every 50 ms until it is <paramref name="wanted"/>.</summary>
     /// <param name="wanted">The state to wait for.</param>
     /// <param name="timeout">How long to wait.</param>

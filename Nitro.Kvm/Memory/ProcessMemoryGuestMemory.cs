@@ -15,23 +15,40 @@ public sealed class ProcessMemoryGuestMemory : IGuestMemory, IDisposable
     private readonly SafeFileHandle _mem;
     private readonly ulong _hostAddress;
 
-    /// <summary>Opens the memory of a QEMU process.</summary>
+    /// <summary>Opens the memory of a QEMU process whose RAM lies in one piece from guest address 0.</summary>
     /// <param name="pid">The QEMU process id.</param>
     /// <param name="hostAddress">Where guest physical address 0 is mapped in QEMU (see <see cref="FindRam"/>).</param>
     /// <param name="size">The size of guest RAM in bytes.</param>
     /// <param name="writable">Whether writes are allowed.</param>
     /// <exception cref="UnauthorizedAccessException">This process may not read QEMU's memory.</exception>
     public ProcessMemoryGuestMemory(int pid, ulong hostAddress, ulong size, bool writable = false)
+        : this(pid, hostAddress, QemuRamLayout.Flat(size), writable)
     {
+    }
+
+    /// <summary>Opens the memory of a QEMU process whose RAM block is laid out in guest memory as <paramref name="layout"/> says.</summary>
+    /// <param name="pid">The QEMU process id.</param>
+    /// <param name="hostAddress">Where QEMU's RAM block is mapped in its process (see <see cref="FindRam"/>).</param>
+    /// <param name="layout">Where each range of guest physical addresses is in the block (<see cref="QemuRamLayout.Parse"/>).</param>
+    /// <param name="writable">Whether writes are allowed.</param>
+    /// <exception cref="UnauthorizedAccessException">This process may not read QEMU's memory.</exception>
+    public ProcessMemoryGuestMemory(int pid, ulong hostAddress, QemuRamLayout layout, bool writable = false)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
         _mem = File.OpenHandle($"/proc/{pid}/mem", FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read, FileShare.ReadWrite);
         _hostAddress = hostAddress;
-        Size = size;
+        Layout = layout;
+        Size = layout.GuestEnd;
         Writable = writable;
         Pid = pid;
     }
 
     /// <inheritdoc />
+    /// <remarks>The first guest physical address after all RAM; with a split layout, some addresses below it are holes.</remarks>
     public ulong Size { get; }
+
+    /// <summary>Gets where guest physical addresses are in QEMU's RAM block.</summary>
+    public QemuRamLayout Layout { get; }
 
     /// <summary>Gets a value indicating whether writes are allowed.</summary>
     public bool Writable { get; }
@@ -39,7 +56,7 @@ public sealed class ProcessMemoryGuestMemory : IGuestMemory, IDisposable
     /// <summary>Gets the QEMU process id.</summary>
     public int Pid { get; }
 
-    /// <summary>Gets where guest physical address 0 is mapped in the QEMU process.</summary>
+    /// <summary>Gets where QEMU's RAM block (guest physical address 0) is mapped in the QEMU process.</summary>
     public ulong HostAddress => _hostAddress;
 
     /// <summary>
@@ -86,11 +103,18 @@ public sealed class ProcessMemoryGuestMemory : IGuestMemory, IDisposable
     public void Read(ulong physicalAddress, Span<byte> destination)
     {
         CheckRange(physicalAddress, destination.Length);
-        var read = RandomAccess.Read(_mem, destination, (long)(_hostAddress + physicalAddress));
-        if (read != destination.Length)
+        while (!destination.IsEmpty)
         {
-            throw new GuestMemoryException(physicalAddress + (ulong)read, GuestMemoryFault.OutOfRange, 0,
-                $"Reading guest memory at 0x{physicalAddress:x} through /proc/{Pid}/mem returned {read} of {destination.Length} bytes (QEMU exited?).");
+            var chunk = Piece(physicalAddress, destination.Length, out var offset);
+            var read = RandomAccess.Read(_mem, destination[..chunk], (long)(_hostAddress + offset));
+            if (read != chunk)
+            {
+                throw new GuestMemoryException(physicalAddress + (ulong)read, GuestMemoryFault.OutOfRange, 0,
+                    $"Reading guest memory at 0x{physicalAddress:x} through /proc/{Pid}/mem returned {read} of {chunk} bytes (QEMU exited?).");
+            }
+
+            destination = destination[chunk..];
+            physicalAddress += (ulong)chunk;
         }
     }
 
@@ -103,7 +127,13 @@ public sealed class ProcessMemoryGuestMemory : IGuestMemory, IDisposable
         }
 
         CheckRange(physicalAddress, source.Length);
-        RandomAccess.Write(_mem, source, (long)(_hostAddress + physicalAddress));
+        while (!source.IsEmpty)
+        {
+            var chunk = Piece(physicalAddress, source.Length, out var offset);
+            RandomAccess.Write(_mem, source[..chunk], (long)(_hostAddress + offset));
+            source = source[chunk..];
+            physicalAddress += (ulong)chunk;
+        }
     }
 
     /// <inheritdoc />
@@ -115,5 +145,17 @@ public sealed class ProcessMemoryGuestMemory : IGuestMemory, IDisposable
         {
             throw new GuestMemoryException(address, GuestMemoryFault.OutOfRange, 0);
         }
+    }
+
+    /// <summary>How many of <paramref name="length"/> bytes at a guest address lie in one piece of RAM, and where that is in the block.</summary>
+    private int Piece(ulong physicalAddress, int length, out ulong offset)
+    {
+        if (!Layout.TryTranslate(physicalAddress, out offset, out var contiguous))
+        {
+            throw new GuestMemoryException(physicalAddress, GuestMemoryFault.OutOfRange, 0,
+                $"Guest physical address 0x{physicalAddress:x} is in a hole between QEMU's RAM ranges (not RAM).");
+        }
+
+        return (int)Math.Min((ulong)length, contiguous);
     }
 }

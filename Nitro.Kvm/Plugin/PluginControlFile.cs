@@ -77,11 +77,30 @@ internal sealed unsafe class PluginControlFile : IDisposable
         }
     }
 
-    /// <summary>Tells a plugin without a RAM file where guest RAM is in its own process (before attaching).</summary>
-    public void PublishRamLocation(ulong hostAddress, ulong size)
+    /// <summary>
+    /// Tells a plugin without a RAM file where guest RAM is in its own process and how guest physical
+    /// addresses lie in it (before attaching; the size last, since the plugin reads it first).
+    /// </summary>
+    /// <exception cref="TrapPluginException">The layout has more ranges than the protocol carries.</exception>
+    public void PublishRamLocation(ulong hostAddress, Memory.QemuRamLayout layout)
     {
+        if (layout.Segments.Count > PluginProtocol.MaxRamSegments)
+        {
+            throw new TrapPluginException($"Guest RAM lies in {layout.Segments.Count} ranges; the trap plugin takes at most {PluginProtocol.MaxRamSegments}.");
+        }
+
+        var segments = layout.IsFlat ? [] : layout.Segments;
+        for (var i = 0; i < segments.Count; i++)
+        {
+            var at = PluginProtocol.Header.RamSegments + (i * PluginProtocol.RamSegment.Size);
+            U64(at + PluginProtocol.RamSegment.Guest) = segments[i].GuestAddress;
+            U64(at + PluginProtocol.RamSegment.Length) = segments[i].Length;
+            U64(at + PluginProtocol.RamSegment.Offset) = segments[i].RamOffset;
+        }
+
+        Volatile.Write(ref U32(PluginProtocol.Header.RamSegmentCount), (uint)segments.Count);
         Volatile.Write(ref U64(PluginProtocol.Header.RamAddress), hostAddress);
-        Volatile.Write(ref U64(PluginProtocol.Header.RamSize), size);
+        Volatile.Write(ref U64(PluginProtocol.Header.RamSize), layout.RamSize);
     }
 
     public ref uint U32(int offset) => ref Unsafe.AsRef<uint>(Checked(offset, 4));

@@ -149,7 +149,7 @@ public sealed class PluginListener : INitroListener
                 $"but the guest memory given ({memory.GetType().Name}) is not that process's: open it with ProcessMemoryGuestMemory for pid {control.PluginPid}, or start QEMU with a shared RAM file and ram=.", nameof(memory));
         }
 
-        control.PublishRamLocation(own.HostAddress, own.Size);
+        control.PublishRamLocation(own.HostAddress, own.Layout);
     }
 
     /// <summary>

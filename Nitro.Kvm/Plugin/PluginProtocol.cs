@@ -18,6 +18,7 @@ internal static class PluginProtocol
     public const int HeaderSize = 8192;
     public const int VcpuSize = 256 + (RingSlots * RecordSize);
     public const int RecordSize = 576;
+    public const int MaxRamSegments = 8;
 
     public const int ModeSync = 1;
     public const int ModeStream = 2;
@@ -69,6 +70,17 @@ internal static class PluginProtocol
         public const int RamSize = 120;
         public const int Plan = 144;
         public const int Filter = 1312;
+        public const int RamSegmentCount = 3360;
+        public const int RamSegments = 3368;
+    }
+
+    /// <summary>Offsets in <c>struct ntp_ram_segment</c>.</summary>
+    public static class RamSegment
+    {
+        public const int Guest = 0;
+        public const int Length = 8;
+        public const int Offset = 16;
+        public const int Size = 24;
     }
 
     /// <summary>Offsets in <c>struct ntp_plan</c>.</summary>

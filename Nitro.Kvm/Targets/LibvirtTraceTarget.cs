@@ -99,7 +99,8 @@ public sealed class LibvirtTraceTarget : ITraceTarget, IDisposable
             var description = TraceableDomainDescription.Parse(domain.GetXmlDescription());
             var pid = FindProcess(domainName, runDirectory) ?? throw new InvalidOperationException(
                 $"The QEMU process of domain '{domainName}' ({connection.Uri}) is not on this host: tracing reads its memory and gdbstub socket here, so connect to the libvirt daemon of the host that runs it.");
-            var memory = new ProcessMemoryGuestMemory(pid, ProcessMemoryGuestMemory.FindRam(pid, description.MemoryBytes), description.MemoryBytes, writable: true);
+            var layout = ReadRamLayout(domain, description);
+            var memory = new ProcessMemoryGuestMemory(pid, ProcessMemoryGuestMemory.FindRam(pid, description.MemoryBytes), layout, writable: true);
             return new LibvirtTraceTarget(domain, description, pid, memory);
         }
         catch
@@ -183,6 +184,36 @@ public sealed class LibvirtTraceTarget : ITraceTarget, IDisposable
     {
         _memory.Dispose();
         _domain.Dispose();
+    }
+
+    /// <summary>
+    /// Where guest physical memory is in the RAM block, from QEMU's flat memory view. Up to 2 GiB a PC
+    /// guest's RAM is one piece from 0 on every machine type, so a monitor that cannot be asked
+    /// (another hypervisor driver) matters only above that.
+    /// </summary>
+    private static QemuRamLayout ReadRamLayout(LibvirtDomain domain, TraceableDomainDescription description)
+    {
+        string view;
+        try
+        {
+            view = domain.QemuMonitorCommand("info mtree -f");
+        }
+        catch (Exception ex) when (ex is LibvirtException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            return description.MemoryBytes <= (2UL << 30)
+                ? QemuRamLayout.Flat(description.MemoryBytes)
+                : throw new IOException(
+                    $"Domain '{description.Name}' has {description.MemoryBytes >> 20} MiB of RAM, which QEMU may split around the PCI hole, and its QEMU monitor cannot be asked where ('info mtree -f': {ex.Message}).", ex);
+        }
+
+        try
+        {
+            return QemuRamLayout.Parse(view, description.MemoryBytes);
+        }
+        catch (FormatException ex)
+        {
+            throw new IOException($"Domain '{description.Name}': {ex.Message}", ex);
+        }
     }
 
     private static int? FindProcess(string domainName, string runDirectory)

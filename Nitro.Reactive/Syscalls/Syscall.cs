@@ -110,6 +110,16 @@ public sealed class Syscall
     /// <summary>Gets the matching entry of an exit, once paired (<c>PairWithExit</c> or the back end).</summary>
     public Syscall? Entry { get; private init; }
 
+    /// <summary>
+    /// Gets what of this call was read from guest memory after its vCPU had gone on (a streaming
+    /// listener: <see cref="TrapContext.Deferred"/>): <c>process</c> and the names of
+    /// <see cref="Decoded"/> values read from memory (paths, buffers, structures, exit outputs).
+    /// They show memory as it was a little later than the trap, which the thread may have changed
+    /// meanwhile. Empty when everything was read while the vCPU waited; values from registers (the
+    /// number, <see cref="Arguments"/>, <see cref="ReturnValue"/>) are always exact.
+    /// </summary>
+    public IReadOnlyList<string> ReadLate { get; init; } = [];
+
     /// <summary>Gets the time from the matching entry to this exit, once paired.</summary>
     public TimeSpan? Duration => Entry is null ? null : TimeSpan.FromTicks((Event.Timestamp - Entry.Event.Timestamp) / 100);
 
@@ -160,8 +170,8 @@ public sealed class Syscall
         }
 
         return _arguments is null
-            ? new Syscall(Event, Number, Name, FullName, Process ?? entry.Process, _convention!, ThreadId, Decoded) { Entry = entry }
-            : new Syscall(Event, Number, Name, FullName, Process ?? entry.Process, _arguments, ThreadId, Decoded) { Entry = entry };
+            ? new Syscall(Event, Number, Name, FullName, Process ?? entry.Process, _convention!, ThreadId, Decoded) { Entry = entry, ReadLate = ReadLate }
+            : new Syscall(Event, Number, Name, FullName, Process ?? entry.Process, _arguments, ThreadId, Decoded) { Entry = entry, ReadLate = ReadLate };
     }
 
     /// <inheritdoc />

@@ -67,6 +67,8 @@ static pthread_mutex_t g_ram_lock = PTHREAD_MUTEX_INITIALIZER;
 static const uint8_t *g_ram;
 static uint64_t g_ram_size;
 static int g_ram_failed;
+static struct ntp_ram_segment g_segments[NTP_MAX_RAM_SEGMENTS];
+static uint32_t g_segment_count; /* 0: guest physical addresses are offsets in the RAM */
 
 /* The plan the plugin instruments: an immutable private copy, swapped atomically so that the trap
  * path takes no lock. Replaced copies are kept (a few KiB per plan change) because a vCPU may still
@@ -153,7 +155,19 @@ static void take_ram_in_process(void)
     if (size == 0) {
         return; /* no host has said yet */
     }
+    uint32_t count = __atomic_load_n(&g_ctl->ram_segment_count, __ATOMIC_ACQUIRE);
+    if (count > NTP_MAX_RAM_SEGMENTS) {
+        count = 0;
+        address = 0; /* refuse below */
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        g_segments[i] = g_ctl->ram_segments[i];
+        if (g_segments[i].offset > size || g_segments[i].length > size - g_segments[i].offset) {
+            address = 0; /* a range outside the RAM: refuse the whole layout */
+        }
+    }
     if (address != 0 && address + size > address && mapped_readable(address, size)) {
+        g_segment_count = count;
         g_ram_size = size;
         __atomic_store_n(&g_ram, (const uint8_t *)(uintptr_t)address, __ATOMIC_RELEASE);
     } else {
@@ -205,10 +219,21 @@ static int map_ram(void)
 
 static int read_physical(uint64_t physical, void *out, size_t length)
 {
-    if (physical >= g_ram_size || length > g_ram_size - physical) {
+    uint64_t offset = physical;
+    if (g_segment_count > 0) {
+        uint32_t i = 0;
+        while (i < g_segment_count && !(physical >= g_segments[i].guest && physical - g_segments[i].guest < g_segments[i].length)) {
+            i++;
+        }
+        if (i == g_segment_count || length > g_segments[i].length - (physical - g_segments[i].guest)) {
+            return 0; /* a hole, or across the end of a range (reads never cross a page) */
+        }
+        offset = g_segments[i].offset + (physical - g_segments[i].guest);
+    }
+    if (offset >= g_ram_size || length > g_ram_size - offset) {
         return 0;
     }
-    memcpy(out, g_ram + physical, length);
+    memcpy(out, g_ram + offset, length);
     return 1;
 }
 

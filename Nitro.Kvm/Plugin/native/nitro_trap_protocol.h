@@ -25,6 +25,7 @@
 #define NTP_FRAME_MAX 512
 #define NTP_HEADER_SIZE 8192
 #define NTP_VCPU_SIZE (256 + NTP_RING_SLOTS * 576)
+#define NTP_MAX_RAM_SEGMENTS 8
 
 enum ntp_mode { NTP_MODE_SYNC = 1, NTP_MODE_STREAM = 2 };
 enum ntp_point_kind { NTP_POINT_ENTRY = 1, NTP_POINT_EXIT = 2 };
@@ -60,6 +61,14 @@ struct ntp_plan {
     struct ntp_path frame;        /* from the per-vCPU base to the saved user frame */
     struct ntp_path task;         /* from the per-vCPU base to the current task / thread */
     struct ntp_point points[NTP_MAX_POINTS];
+};
+
+/* A range of guest physical addresses in QEMU's RAM block: a PC guest with RAM above the 32-bit
+ * PCI hole has it at 4 GiB, right after the low part in the block. */
+struct ntp_ram_segment {
+    uint64_t guest;
+    uint64_t length;
+    uint64_t offset;
 };
 
 struct ntp_header {
@@ -100,6 +109,11 @@ struct ntp_header {
     struct ntp_plan plan;
     /* requested call numbers: written by the host, read live by the plugin */
     uint64_t filter[NTP_FILTER_SETS][NTP_FILTER_BITS / 64];
+    /* guest RAM layout for ram_address (none: guest addresses are offsets in the block); written by
+     * the host before ram_size */
+    uint32_t ram_segment_count;
+    uint32_t reserved2;
+    struct ntp_ram_segment ram_segments[NTP_MAX_RAM_SEGMENTS];
 };
 
 struct ntp_record {

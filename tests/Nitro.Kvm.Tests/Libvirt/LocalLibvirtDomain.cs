@@ -19,12 +19,16 @@ internal sealed class LocalLibvirtDomain : IDisposable
     public const string TcpUri = "qemu+tcp://127.0.0.1/system";
     public const string SnapshotName = "waiting";
 
-    private LocalLibvirtDomain(string name, string directory, string? plugin)
+    private LocalLibvirtDomain(string name, string directory, string? plugin, int memoryMiB)
     {
         Name = name;
         Directory = directory;
         PluginPath = plugin;
+        MemoryMiB = memoryMiB;
     }
+
+    /// <summary>Gets the guest's RAM.</summary>
+    public int MemoryMiB { get; }
 
     public string Name { get; }
 
@@ -68,11 +72,12 @@ internal sealed class LocalLibvirtDomain : IDisposable
     /// The built trap plugin: QEMU loads it (<c>-plugin …,ctl=…</c>, no <c>ram=</c>: libvirt's RAM is
     /// anonymous) and opens no gdbstub; null for the gdbstub instead.
     /// </param>
-    public static async Task<LocalLibvirtDomain> CreateAsync(string? workload, CancellationToken cancellationToken, string? plugin = null)
+    /// <param name="memoryMiB">The guest's RAM (from 3.5 GiB up, QEMU puts part of it above 4 GiB).</param>
+    public static async Task<LocalLibvirtDomain> CreateAsync(string? workload, CancellationToken cancellationToken, string? plugin = null, int memoryMiB = 256)
     {
         var (kernel, initrd) = TestGuest.Default;
         var name = "nitro-test-" + Guid.NewGuid().ToString("N")[..8];
-        var domain = new LocalLibvirtDomain(name, System.IO.Directory.CreateTempSubdirectory("nitro-libvirt-").FullName, plugin);
+        var domain = new LocalLibvirtDomain(name, System.IO.Directory.CreateTempSubdirectory("nitro-libvirt-").FullName, plugin, memoryMiB);
         try
         {
             var disk = Path.Combine(domain.Directory, "snapshots.qcow2");
@@ -158,7 +163,7 @@ internal sealed class LocalLibvirtDomain : IDisposable
             new XAttribute("type", "qemu"),
             new XAttribute(XNamespace.Xmlns + "qemu", qemu.NamespaceName),
             new XElement("name", Name),
-            new XElement("memory", new XAttribute("unit", "MiB"), 256.ToString(CultureInfo.InvariantCulture)),
+            new XElement("memory", new XAttribute("unit", "MiB"), MemoryMiB.ToString(CultureInfo.InvariantCulture)),
             new XElement("vcpu", "1"),
             new XElement(
                 "os",

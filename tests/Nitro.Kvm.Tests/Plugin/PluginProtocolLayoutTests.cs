@@ -21,6 +21,7 @@ public sealed class PluginProtocolLayoutTests
         ["Plan"] = "struct ntp_plan",
         ["Vcpu"] = "struct ntp_vcpu",
         ["Record"] = "struct ntp_record",
+        ["RamSegment"] = "struct ntp_ram_segment",
     };
 
     private Dictionary<string, long> _c = [];
@@ -91,6 +92,7 @@ public sealed class PluginProtocolLayoutTests
         return (type, field) switch
         {
             ("Plan", "Size") => "sizeof(struct ntp_plan)",
+            ("RamSegment", "Size") => "sizeof(struct ntp_ram_segment)",
             ("Plan", "PathSize") => "sizeof(struct ntp_path)",
             ("Plan", "PointSize") => "sizeof(struct ntp_point)",
             ("Plan", _) when field.StartsWith("Path", StringComparison.Ordinal) => $"offsetof(struct ntp_path, {Snake(field[4..])})",

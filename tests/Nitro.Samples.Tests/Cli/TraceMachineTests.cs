@@ -62,15 +62,17 @@ public sealed class TraceMachineTests
     /// QEMU loads the trap plugin (no ram=, no gdbstub) and the CLI must trace through it.
     /// </param>
     /// <param name="cancellationToken">Ends the test at its timeout.</param>
-    [TestCase("gdbstub")]
-    [TestCase("plugin")]
+    /// <param name="memoryMiB">The guest's RAM: 256 MiB in one piece, or 4 GiB, of which QEMU puts 1 GiB at 4 GiB (the kernel allocates from the top).</param>
+    [TestCase("gdbstub", 256)]
+    [TestCase("plugin", 256)]
+    [TestCase("plugin", 4096, TestName = "Traces_a_libvirt_domain_with_RAM_above_4_GiB_through_the_plugin")]
     [Category("Integration")]
     [CancelAfter(420_000)]
-    public async Task Traces_a_libvirt_domain_the_kvm_machinery_reverts_to_its_snapshot_and_stops_it(string listener, CancellationToken cancellationToken)
+    public async Task Traces_a_libvirt_domain_the_kvm_machinery_reverts_to_its_snapshot_and_stops_it(string listener, int memoryMiB, CancellationToken cancellationToken)
     {
         LocalLibvirtDomain.RequireDaemon(LocalLibvirtDomain.SystemUri);
         var plugin = listener is "plugin" ? Nitro.Kvm.Plugin.TrapPlugin.EnsureBuilt() : null;
-        using var domain = await LocalLibvirtDomain.CreateAsync("cat /etc/hostname; echo libvirt-traced > /tmp/marker", cancellationToken, plugin);
+        using var domain = await LocalLibvirtDomain.CreateAsync("cat /etc/hostname; echo libvirt-traced > /tmp/marker", cancellationToken, plugin, memoryMiB);
         var conf = Directory.CreateTempSubdirectory("nitro-trace-domain-").FullName;
         try
         {
@@ -90,6 +92,10 @@ public sealed class TraceMachineTests
                 .Select(c => c.GetProperty("return").GetInt64());
             Assert.That(writes, Does.Contain("libvirt-traced\n".Length), "echo wrote its line");
             Assert.That(error, Does.Contain("calls from"), "the statistics line");
+            Assert.That(
+                calls.Where(c => c.GetProperty("process").ValueKind != JsonValueKind.Object || string.IsNullOrEmpty(c.GetProperty("process").GetProperty("name").GetString())).Select(c => c.ToString()).Take(3),
+                Is.Empty,
+                "every call's process was read (wherever in RAM the kernel keeps it)");
 
             // The workload powers the guest off; the machinery stopped the domain in any case.
             using var connection = Nitro.Kvm.Libvirt.LibvirtConnection.Open(LocalLibvirtDomain.SystemUri);

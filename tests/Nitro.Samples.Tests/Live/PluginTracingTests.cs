@@ -42,6 +42,7 @@ public sealed class PluginTracingTests
         Assert.That(stats.Events, Is.EqualTo(stats.Forwarded), "every forwarded trap became an event");
         Assert.That(stats.Filtered, Is.Zero);
         Assert.That(stats.Resets, Is.EqualTo(1), "one re-translation: the plan's addresses instrumented once, when the first plan arrived");
+        Assert.That(calls.SelectMany(c => c.ReadLate), Is.Empty, "synchronous: everything was read while the vCPU waited");
     }
 
     [Test]
@@ -82,6 +83,10 @@ public sealed class PluginTracingTests
         Assert.Multiple(() =>
         {
             Assert.That(calls.Select(c => c.Event.Context?.Deferred), Is.All.True, "streamed events say they were decoded late");
+            var open = calls.First(c => c.Process?.Pid == report.Pid && c.Name == "openat" && c.Direction == SyscallDirection.Enter);
+            Assert.That(open.ReadLate, Is.EqualTo(new[] { "process", "pathname" }), "the process and the path were read after the vCPU went on; the flags came from the frame");
+            var write = calls.First(c => c.Process?.Pid == report.Pid && c.Name == "write" && c.Direction == SyscallDirection.Exit);
+            Assert.That(write.ReadLate, Is.EqualTo(new[] { "process" }), "a write's exit decodes nothing from memory but its process");
             Assert.That(calls.Select(c => c.Event.Handle), Is.All.Null, "a streamed event has no paused vCPU");
             Assert.That(stats.Lost, Is.Zero);
             Assert.That(stats.Events, Is.EqualTo(stats.Forwarded));
