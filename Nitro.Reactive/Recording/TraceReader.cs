@@ -77,6 +77,12 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     /// <summary>Gets the file name used in error messages, when known.</summary>
     public string? FileName => _fileName;
 
+    /// <summary>
+    /// Gets or sets a fused <c>WhereSyscall</c> (replay only): syscall records of other calls are
+    /// read and checked exactly as always, but not handed to the visitor.
+    /// </summary>
+    internal SyscallNameFilter? NameFilter { get; set; }
+
     /// <summary>Opens a reader over a stream (through <see cref="PipeReader.Create(Stream, StreamPipeReaderOptions?)"/>).</summary>
     /// <param name="stream">The source.</param>
     /// <param name="fileName">The file name for error messages, when known.</param>
@@ -604,7 +610,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         }
 
         var number = reader.Int64();
-        var name = reader.Str();
+        var name = reader.Str(out var nameId);
         var fullName = reader.Str();
         var conventionName = reader.Str();
         if (!ReferenceEquals(conventionName, _lastConventionName))
@@ -633,6 +639,13 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         }
 
         _syscalls++;
+        if (NameFilter is { } filter && !filter.Wants(nameId, name))
+        {
+            // Checked as a delivered record would be at its Emit, so that disposal stops the read here too.
+            filter.CancellationToken.ThrowIfCancellationRequested();
+            return;
+        }
+
         ref var state = ref _vcpus[vcpu];
         var record = new TraceSyscallRecord(vcpu, number, name, fullName, convention, threadId, process, decoded, recordOffset);
         visitor.OnSyscall(new TraceEventView(vcpu, state.Direction, state.Mechanism, state.Timestamp, state.Changed, state.Offset, in state.Registers, in state.SpecialRegisters), in record);
@@ -867,9 +880,11 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
         public ulong UInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
 
-        public string Str()
+        public string Str() => Str(out _);
+
+        public string Str(out uint id)
         {
-            var id = UInt32();
+            id = UInt32();
             if (id == TraceFormat.InlineString)
             {
                 return Inline();
