@@ -376,6 +376,7 @@ internal sealed class SyscallLineFormatter
     }
 
     /// <summary>"0x" and lowercase digits without leading zeros, quoted (Python's hex()), into <paramref name="span"/> (at least 20 bytes); returns the length.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int FormatHex(Span<byte> span, ulong value)
     {
         span[19] = 0; // one bounds check for the stores below
