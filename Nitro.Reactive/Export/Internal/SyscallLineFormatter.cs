@@ -436,15 +436,26 @@ internal sealed class SyscallLineFormatter
         }
 
         _secondPrefix.CopyTo(destination);
-        var fraction = ticks - (second * TicksPerSecond);
-        for (var i = 26; i >= 20; i--)
-        {
-            destination[i] = (byte)('0' + (fraction % 10));
-            fraction /= 10;
-        }
-
+        // Seven digits of 100 ns (0 … 9,999,999): a digit and three pairs, each by one multiply, not seven dependent divisions.
+        var fraction = (uint)(ticks - (second * TicksPerSecond));
+        var high = fraction / 10_000;
+        var low = fraction - (high * 10_000);
         destination[27] = (byte)'Z';
+        destination[20] = (byte)('0' + (high / 100));
+        WritePair(destination[21..], high % 100);
+        WritePair(destination[23..], low / 100);
+        WritePair(destination[25..], low % 100);
     }
+
+    private static void WritePair(Span<byte> destination, uint value)
+    {
+        var digits = s_pairs.Slice((int)value * 2, 2);
+        destination[1] = digits[1];
+        destination[0] = digits[0];
+    }
+
+    private static ReadOnlySpan<byte> s_pairs =>
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"u8;
 
     private bool TryAppendFragment(JsonLineBuffer line, object key)
     {
