@@ -77,6 +77,12 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     /// <summary>Gets the file name used in error messages, when known.</summary>
     public string? FileName => _fileName;
 
+    /// <summary>
+    /// Gets or sets a fused <c>WhereSyscall</c> (replay only): syscall records of other calls are
+    /// read and checked exactly as always, but not handed to the visitor.
+    /// </summary>
+    internal SyscallNameFilter? NameFilter { get; set; }
+
     /// <summary>Opens a reader over a stream (through <see cref="PipeReader.Create(Stream, StreamPipeReaderOptions?)"/>).</summary>
     /// <param name="stream">The source.</param>
     /// <param name="fileName">The file name for error messages, when known.</param>
@@ -493,6 +499,37 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
     private void ParseRecords(ReadOnlySpan<byte> payload, uint count, ITraceVisitor visitor)
     {
+        try
+        {
+            ParseRecordsCore(payload, count, visitor);
+        }
+        finally
+        {
+            KeepPendingRegisters(payload);
+        }
+    }
+
+    /// <summary>
+    /// Copies the registers of each vCPU's last event of the block out of the payload: events
+    /// leave them there while the block is parsed, so that one whose call is dropped (or that has
+    /// no call) costs no copy, and the next block may reuse the buffer.
+    /// </summary>
+    private void KeepPendingRegisters(ReadOnlySpan<byte> payload)
+    {
+        var vcpus = _vcpus;
+        for (var v = 0; v < vcpus.Length; v++)
+        {
+            ref var state = ref vcpus[v];
+            if (state.RegistersAt != 0)
+            {
+                state.Registers = MemoryMarshal.Read<Registers>(payload.Slice(state.RegistersAt - 1, Registers.Size));
+                state.RegistersAt = 0;
+            }
+        }
+    }
+
+    private void ParseRecordsCore(ReadOnlySpan<byte> payload, uint count, ITraceVisitor visitor)
+    {
         var blockOffset = _offset;
         var position = 0;
         uint seen = 0;
@@ -521,10 +558,10 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             switch (kind)
             {
                 case RecordKind.Event:
-                    ReadEvent(body, recordOffset, visitor);
+                    ReadEvent(body, position + TraceFormat.RecordHeaderSize, recordOffset, visitor);
                     break;
                 case RecordKind.Syscall:
-                    ReadSyscall(body, recordOffset, visitor);
+                    ReadSyscall(body, payload, recordOffset, visitor);
                     break;
                 case RecordKind.String:
                     ReadString(body, recordOffset);
@@ -547,7 +584,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         }
     }
 
-    private void ReadEvent(ReadOnlySpan<byte> body, long recordOffset, ITraceVisitor visitor)
+    private void ReadEvent(ReadOnlySpan<byte> body, int bodyAt, long recordOffset, ITraceVisitor visitor)
     {
         if (body.Length != TraceFormat.EventFixedSize && body.Length != TraceFormat.EventWithSregsSize)
         {
@@ -571,7 +608,8 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             ThrowFirstEventWithoutSpecialRegisters(recordOffset, vcpu);
         }
 
-        state.Registers = MemoryMarshal.Read<Registers>(body[16..]);
+        // The registers stay in the payload until the block ends (KeepPendingRegisters).
+        state.RegistersAt = bodyAt + 16 + 1;
         if (withSregs)
         {
             state.SpecialRegisters = MemoryMarshal.Read<SpecialRegisters>(body[TraceFormat.EventFixedSize..]);
@@ -584,10 +622,11 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         state.Changed = withSregs;
         state.Offset = recordOffset;
         _events++;
-        visitor.OnEvent(new TraceEventView(vcpu, state.Direction, state.Mechanism, state.Timestamp, withSregs, recordOffset, in state.Registers, in state.SpecialRegisters));
+        visitor.OnEvent(new TraceEventView(
+            vcpu, state.Direction, state.Mechanism, state.Timestamp, withSregs, recordOffset, in MemoryMarshal.AsRef<Registers>(body.Slice(16, Registers.Size)), in state.SpecialRegisters));
     }
 
-    private void ReadSyscall(ReadOnlySpan<byte> body, long recordOffset, ITraceVisitor visitor)
+    private void ReadSyscall(ReadOnlySpan<byte> body, ReadOnlySpan<byte> payload, long recordOffset, ITraceVisitor visitor)
     {
         var reader = new BodyReader(this, body, recordOffset);
         var vcpu = reader.UInt16();
@@ -604,7 +643,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         }
 
         var number = reader.Int64();
-        var name = reader.Str();
+        var name = reader.Str(out var nameId);
         var fullName = reader.Str();
         var conventionName = reader.Str();
         if (!ReferenceEquals(conventionName, _lastConventionName))
@@ -633,9 +672,19 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         }
 
         _syscalls++;
+        if (NameFilter is { } filter && !filter.Wants(nameId, name))
+        {
+            // Checked as a delivered record would be at its Emit, so that disposal stops the read here too.
+            filter.CancellationToken.ThrowIfCancellationRequested();
+            return;
+        }
+
         ref var state = ref _vcpus[vcpu];
         var record = new TraceSyscallRecord(vcpu, number, name, fullName, convention, threadId, process, decoded, recordOffset);
-        visitor.OnSyscall(new TraceEventView(vcpu, state.Direction, state.Mechanism, state.Timestamp, state.Changed, state.Offset, in state.Registers, in state.SpecialRegisters), in record);
+        ref readonly var registers = ref state.RegistersAt != 0
+            ? ref MemoryMarshal.AsRef<Registers>(payload.Slice(state.RegistersAt - 1, Registers.Size))
+            : ref state.Registers;
+        visitor.OnSyscall(new TraceEventView(vcpu, state.Direction, state.Mechanism, state.Timestamp, state.Changed, state.Offset, in registers, in state.SpecialRegisters), in record);
     }
 
     /// <summary>
@@ -711,12 +760,42 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     /// </summary>
     private static int SlotHash(ReadOnlySpan<byte> bytes)
     {
+        if (!Sse42.X64.IsSupported || bytes.Length < 8)
+        {
+            return PortableSlotHash(bytes);
+        }
+
+        // Three independent crc32 chains (latency 3, throughput 1), then the last 8 bytes, which
+        // may overlap words already hashed: the length is hashed too, so this stays a function
+        // of the bytes.
+        ulong a = (uint)bytes.Length, b = 0, c = 0;
+        var words = bytes;
+        while (words.Length >= 24)
+        {
+            a = Sse42.X64.Crc32(a, BinaryPrimitives.ReadUInt64LittleEndian(words));
+            b = Sse42.X64.Crc32(b, BinaryPrimitives.ReadUInt64LittleEndian(words[8..]));
+            c = Sse42.X64.Crc32(c, BinaryPrimitives.ReadUInt64LittleEndian(words[16..]));
+            words = words[24..];
+        }
+
+        while (words.Length >= 8)
+        {
+            a = Sse42.X64.Crc32(a, BinaryPrimitives.ReadUInt64LittleEndian(words));
+            words = words[8..];
+        }
+
+        b = Sse42.X64.Crc32(b, BinaryPrimitives.ReadUInt64LittleEndian(bytes[^8..]));
+        var hash = a ^ (b << 21) ^ (c << 42) ^ (c >> 22);
+        return (int)(hash ^ (hash >> 32) ^ (hash >> 13));
+    }
+
+    private static int PortableSlotHash(ReadOnlySpan<byte> bytes)
+    {
         ulong hash = (uint)bytes.Length;
         var words = bytes;
         while (words.Length >= 8)
         {
-            var word = BinaryPrimitives.ReadUInt64LittleEndian(words);
-            hash = Sse42.X64.IsSupported ? Sse42.X64.Crc32(hash, word) : (hash ^ word) * 0x9E3779B97F4A7C15UL;
+            hash = (hash ^ BinaryPrimitives.ReadUInt64LittleEndian(words)) * 0x9E3779B97F4A7C15UL;
             words = words[8..];
         }
 
@@ -726,7 +805,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             tail |= (ulong)words[i] << (8 * i);
         }
 
-        hash = Sse42.X64.IsSupported ? Sse42.X64.Crc32(hash, tail) : (hash ^ tail) * 0x9E3779B97F4A7C15UL;
+        hash = (hash ^ tail) * 0x9E3779B97F4A7C15UL;
         return (int)(hash ^ (hash >> 32) ^ (hash >> 13));
     }
 
@@ -824,6 +903,10 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     {
         public Registers Registers;
         public SpecialRegisters SpecialRegisters;
+
+        // 1 + the payload position of the registers of this vCPU's last event while they are still
+        // only in the current block's payload; 0 once they are in Registers.
+        public int RegistersAt;
         public long Timestamp;
         public long Offset;
         public SyscallDirection Direction;
@@ -867,9 +950,11 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
         public ulong UInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
 
-        public string Str()
+        public string Str() => Str(out _);
+
+        public string Str(out uint id)
         {
-            var id = UInt32();
+            id = UInt32();
             if (id == TraceFormat.InlineString)
             {
                 return Inline();

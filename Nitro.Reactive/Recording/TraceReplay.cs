@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Reactive.Concurrency;
 using System.Reactive.Linq;
 using System.Runtime.ExceptionServices;
@@ -46,7 +47,7 @@ public static class TraceReplay
     public static IObservable<Syscall> Syscalls(string path, ReplayOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return Replay(() => TraceReader.OpenFile(path), options, static () => new SyscallReplayVisitor());
+        return new SyscallReplayObservable(() => TraceReader.OpenFile(path), CheckOptions(options), names: null);
     }
 
     /// <summary>Replays the decoded system calls of a trace read from a stream, which stays open (the caller owns it).</summary>
@@ -56,21 +57,30 @@ public static class TraceReplay
     public static IObservable<Syscall> Syscalls(Stream stream, ReplayOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        return Replay(() => TraceReader.Open(stream, options?.FileName, leaveOpen: true), options, static () => new SyscallReplayVisitor());
+        return new SyscallReplayObservable(() => TraceReader.Open(stream, options?.FileName, leaveOpen: true), CheckOptions(options), names: null);
     }
 
-    private static IObservable<T> Replay<T>(Func<TraceReader> open, ReplayOptions? options, Func<ReplayVisitor<T>> createVisitor)
-    {
-        if (options is not null && !(options.Speed > 0 && double.IsFinite(options.Speed)))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Speed, "The replay speed must be a positive finite factor.");
-        }
+    private static ReplayOptions? CheckOptions(ReplayOptions? options) =>
+        options is not null && !(options.Speed > 0 && double.IsFinite(options.Speed))
+            ? throw new ArgumentOutOfRangeException(nameof(options), options.Speed, "The replay speed must be a positive finite factor.")
+            : options;
 
+    private static IObservable<T> Replay<T>(Func<TraceReader> open, ReplayOptions? options, Func<ReplayVisitor<T>> createVisitor) =>
+        Replay(open, CheckOptions(options), createVisitor, names: null);
+
+    /// <summary>The replay itself; <paramref name="names"/> is a fused <c>WhereSyscall</c> (fast replay only).</summary>
+    internal static IObservable<T> Replay<T>(Func<TraceReader> open, ReplayOptions? options, Func<ReplayVisitor<T>> createVisitor, FrozenSet<string>? names)
+    {
         return Observable.Create<T>(async (observer, cancellationToken) =>
         {
             var reader = open();
             await using (reader)
             {
+                if (names is not null)
+                {
+                    reader.NameFilter = new SyscallNameFilter(names, cancellationToken);
+                }
+
                 var visitor = createVisitor();
                 visitor.CancellationToken = cancellationToken;
                 if (options?.Scheduler is { } scheduler)

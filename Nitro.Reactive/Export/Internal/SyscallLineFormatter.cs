@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Buffers.Text;
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -49,58 +50,76 @@ internal sealed class SyscallLineFormatter
         FormatTime(WallClockTicks(@event.Timestamp), time);
         var exit = syscall.Direction == SyscallDirection.Exit;
 
-        line.Append("{\"time\":\""u8);
-        line.Append(time);
-        line.Append(exit ? "\",\"direction\":\"exit\",\"name\":"u8 : "\",\"direction\":\"enter\",\"name\":"u8);
+        // The fixed parts go through cursors over one reservation each (sizes bound below); names,
+        // process and decoded values, which have no bound, are appended between them.
+        var head = new Cursor(line, 80);
+        head.Append("{\"time\":\""u8);
+        head.Append(time);
+        head.Append(exit ? "\",\"direction\":\"exit\",\"name\":"u8 : "\",\"direction\":\"enter\",\"name\":"u8);
+        head.Commit(line);
         AppendName(line, syscall.Name);
         line.Append(",\"full_name\":"u8);
         AppendName(line, syscall.FullName);
-        line.Append(",\"number\":"u8);
-        AppendInteger(line, syscall.Number);
-        line.Append(",\"vcpu\":"u8);
-        AppendInteger(line, syscall.Vcpu);
+
+        var numbers = new Cursor(line, 128);
+        numbers.Append(",\"number\":"u8);
+        numbers.Integer(syscall.Number);
+        numbers.Append(",\"vcpu\":"u8);
+        numbers.Integer(syscall.Vcpu);
         if (syscall.ThreadId is { } threadId)
         {
-            line.Append(",\"thread_id\":"u8);
-            AppendInteger(line, threadId);
+            numbers.Append(",\"thread_id\":"u8);
+            numbers.Integer(threadId);
         }
 
-        line.Append(",\"process\":"u8);
+        numbers.Append(",\"process\":"u8);
+        numbers.Commit(line);
         AppendProcess(line, syscall.Process);
+
         var built = syscall.ArgumentsIfBuilt;
-        AppendArguments(line, syscall, built);
-        line.Append(",\"decoded\":"u8);
+        var arguments = new Cursor(line, 160);
+        AppendArguments(ref arguments, syscall, built);
+        arguments.Append(",\"decoded\":"u8);
+        arguments.Commit(line);
         AppendDecoded(line, syscall.Decoded);
         if (built is not null)
         {
             AppendModified(line, built);
         }
 
+        AppendTail(line, syscall, exit, time);
+    }
+
+    private static void AppendTail(JsonLineBuffer line, Syscall syscall, bool exit, scoped ReadOnlySpan<byte> time)
+    {
+        var @event = syscall.Event;
+        var tail = new Cursor(line, 256);
         if (exit)
         {
-            line.Append(",\"return\":"u8);
-            AppendInteger(line, (long)@event.Registers.Rax);
+            tail.Append(",\"return\":"u8);
+            tail.Integer((long)@event.Registers.Rax);
         }
 
         if (syscall.Entry is { } entry)
         {
-            line.Append(",\"duration_ns\":"u8);
-            AppendInteger(line, syscall.Event.Timestamp - entry.Event.Timestamp);
+            tail.Append(",\"duration_ns\":"u8);
+            tail.Integer(@event.Timestamp - entry.Event.Timestamp);
         }
 
-        AppendEvent(line, @event, exit, time);
-        line.Append((byte)'}');
+        AppendEvent(ref tail, @event, exit, time);
+        tail.Append((byte)'}');
+        tail.Commit(line);
     }
 
-    private static void AppendEvent(JsonLineBuffer line, NitroEvent @event, bool exit, ReadOnlySpan<byte> time)
+    private static void AppendEvent(ref Cursor line, NitroEvent @event, bool exit, scoped ReadOnlySpan<byte> time)
     {
         line.Append(",\"event\":{\"vcpu\":"u8);
-        AppendInteger(line, @event.Vcpu);
+        line.Integer(@event.Vcpu);
         line.Append(@event.Mechanism == SyscallMechanism.Sysenter ? ",\"type\":\"sysenter\""u8 : ",\"type\":\"syscall\""u8);
         line.Append(exit ? ",\"direction\":\"exit\",\"cr3\":"u8 : ",\"direction\":\"enter\",\"cr3\":"u8);
-        AppendHex(line, @event.SpecialRegisters.Cr3);
+        line.Hex(@event.SpecialRegisters.Cr3);
         line.Append(",\"rax\":"u8);
-        AppendHex(line, @event.Registers.Rax);
+        line.Hex(@event.Registers.Rax);
         line.Append(",\"time\":\""u8);
         line.Append(time);
         line.Append("\"}"u8);
@@ -109,7 +128,7 @@ internal sealed class SyscallLineFormatter
     /// <summary>Forgets a half-written fallback value after a failure.</summary>
     public void Reset() => _fallback?.Reset();
 
-    private static void AppendArguments(JsonLineBuffer line, Syscall syscall, ArgumentMap? built)
+    private static void AppendArguments(ref Cursor line, Syscall syscall, ArgumentMap? built)
     {
         line.Append(",\"args\":["u8);
         var convention = syscall.Convention;
@@ -140,7 +159,7 @@ internal sealed class SyscallLineFormatter
                 value = location.Width == 4 ? (uint)value : value;
             }
 
-            AppendHex(line, value);
+            line.Hex(value);
         }
 
         line.Append((byte)']');
@@ -351,8 +370,16 @@ internal sealed class SyscallLineFormatter
 
     private static void AppendHex(JsonLineBuffer line, ulong value)
     {
-        // "0x" and lowercase digits without leading zeros, quoted (Python's hex()).
-        var span = line.GetSpan(20);
+        var cursor = new Cursor(line, 20);
+        cursor.Hex(value);
+        cursor.Commit(line);
+    }
+
+    /// <summary>"0x" and lowercase digits without leading zeros, quoted (Python's hex()), into <paramref name="span"/> (at least 20 bytes); returns the length.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int FormatHex(Span<byte> span, ulong value)
+    {
+        span[19] = 0; // one bounds check for the stores below
         span[0] = (byte)'"';
         span[1] = (byte)'0';
         span[2] = (byte)'x';
@@ -367,7 +394,7 @@ internal sealed class SyscallLineFormatter
             var nibbles = Sse2.UnpackLow(high, bytes & mask);
             var hex = Ssse3.Shuffle(Vector128.Create("0123456789abcdef"u8), nibbles);
             var aligned = Ssse3.Shuffle(hex, Vector128.Create((byte)(16 - digits)) + Vector128.Create((byte)0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-            aligned.CopyTo(span[3..]);
+            aligned.StoreUnsafe(ref span[3]);
         }
         else
         {
@@ -379,7 +406,7 @@ internal sealed class SyscallLineFormatter
         }
 
         span[3 + digits] = (byte)'"';
-        line.Advance(digits + 4);
+        return digits + 4;
     }
 
     /// <summary><see cref="TimeOrigin.ToWallClock"/> as UTC ticks, without building the <see cref="DateTimeOffset"/>; out of range it throws as that does.</summary>
@@ -409,15 +436,26 @@ internal sealed class SyscallLineFormatter
         }
 
         _secondPrefix.CopyTo(destination);
-        var fraction = ticks - (second * TicksPerSecond);
-        for (var i = 26; i >= 20; i--)
-        {
-            destination[i] = (byte)('0' + (fraction % 10));
-            fraction /= 10;
-        }
-
+        // Seven digits of 100 ns (0 … 9,999,999): a digit and three pairs, each by one multiply, not seven dependent divisions.
+        var fraction = (uint)(ticks - (second * TicksPerSecond));
+        var high = fraction / 10_000;
+        var low = fraction - (high * 10_000);
         destination[27] = (byte)'Z';
+        destination[20] = (byte)('0' + (high / 100));
+        WritePair(destination[21..], high % 100);
+        WritePair(destination[23..], low / 100);
+        WritePair(destination[25..], low % 100);
     }
+
+    private static void WritePair(Span<byte> destination, uint value)
+    {
+        var digits = s_pairs.Slice((int)value * 2, 2);
+        destination[1] = digits[1];
+        destination[0] = digits[0];
+    }
+
+    private static ReadOnlySpan<byte> s_pairs =>
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"u8;
 
     private bool TryAppendFragment(JsonLineBuffer line, object key)
     {
@@ -433,4 +471,46 @@ internal sealed class SyscallLineFormatter
 
     private void Remember(JsonLineBuffer line, object key, int start) =>
         _fragments[RuntimeHelpers.GetHashCode(key) & (FragmentSlots - 1)] = (key, line.WrittenSpan[start..].ToArray());
+
+    /// <summary>
+    /// Appends into one span reserved up front, so that the many short pieces of a line cost no
+    /// capacity check or length update each; <see cref="Commit"/> advances the buffer once. The
+    /// caller reserves enough for everything it appends (span bounds checks still stop an overrun).
+    /// </summary>
+    private ref struct Cursor
+    {
+        private readonly Span<byte> _span;
+        private int _position;
+
+        public Cursor(JsonLineBuffer line, int reserve)
+        {
+            _span = line.GetSpan(reserve);
+            _position = 0;
+        }
+
+        public void Append(scoped ReadOnlySpan<byte> bytes)
+        {
+            bytes.CopyTo(_span[_position..]);
+            _position += bytes.Length;
+        }
+
+        public void Append(byte value) => _span[_position++] = value;
+
+        public void Integer(long value)
+        {
+            if (!Utf8Formatter.TryFormat(value, _span[_position..], out var written))
+            {
+                ThrowReservationTooSmall();
+            }
+
+            _position += written;
+        }
+
+        public void Hex(ulong value) => _position += FormatHex(_span[_position..], value);
+
+        public readonly void Commit(JsonLineBuffer line) => line.Advance(_position);
+
+        [DoesNotReturn]
+        private static void ThrowReservationTooSmall() => throw new InvalidOperationException("A JSON line cursor reserved too little space.");
+    }
 }

@@ -38,6 +38,35 @@ public sealed class JsonLinesWriterTests
         });
     }
 
+    [TestCase(0L)]
+    [TestCase(1L)]
+    [TestCase(9L)]
+    [TestCase(10L)]
+    [TestCase(99L)]
+    [TestCase(100L)]
+    [TestCase(9_999L)]
+    [TestCase(10_000L)]
+    [TestCase(1_000_001L)]
+    [TestCase(9_999_999L)]
+    public void Time_fractions_of_every_width_are_written_as_ToJson_writes_them(long ticks)
+    {
+        // Three seconds and the given number of 100 ns ticks after the origin, then 50 ns less (rounds down).
+        var timestamps = new[] { SyscallSamples.OriginMonotonic + 3_000_000_000 + (ticks * 100), SyscallSamples.OriginMonotonic + 3_000_000_000 + (ticks * 100) + 50 };
+        foreach (var timestamp in timestamps)
+        {
+            var call = SyscallSamples.OpenatExit(-2, timestamp);
+            using var stream = new MemoryStream();
+            using (var writer = new JsonLinesWriter(stream, SyscallSamples.Origin, leaveOpen: true))
+            {
+                writer.Write(call);
+            }
+
+            var line = Encoding.UTF8.GetString(stream.ToArray());
+            Assert.That(line, Is.EqualTo(SyscallJson.ToJson(call, SyscallSamples.Origin) + "\n"));
+            Assert.That(line, Does.Contain($"\"time\":\"2026-01-02T03:04:08.{ticks:D7}Z\""));
+        }
+    }
+
     [Test]
     public void Write_buffers_until_Flush()
     {
