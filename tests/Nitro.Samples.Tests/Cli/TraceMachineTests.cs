@@ -64,7 +64,6 @@ public sealed class TraceMachineTests
     /// <param name="cancellationToken">Ends the test at its timeout.</param>
     /// <param name="memoryMiB">The guest's RAM: 256 MiB in one piece, or 4 GiB, of which QEMU puts 1 GiB at 4 GiB (the kernel allocates from the top).</param>
     [TestCase("gdbstub", 256)]
-    [TestCase("plugin", 256)]
     [TestCase("plugin", 4096, TestName = "Traces_a_libvirt_domain_with_RAM_above_4_GiB_through_the_plugin")]
     [Category("Integration")]
     [CancelAfter(420_000)]
