@@ -598,7 +598,7 @@ public sealed class LinuxKernelProfile
 
         Span<byte> code = stackalloc byte[7];
         var entry = textPhysical + document.Symbols[EntrySyscallName];
-        if (entry + 7 > memory.Size)
+        if (GuestMemoryRange.Readable(memory, entry, 7) < 7)
         {
             return false;
         }
@@ -619,7 +619,7 @@ public sealed class LinuxKernelProfile
     private static bool TryReadPhysical(IGuestMemory memory, ulong address, out ulong value)
     {
         value = 0;
-        if (address > memory.Size || memory.Size - address < 8)
+        if (GuestMemoryRange.Readable(memory, address, 8) < 8)
         {
             return false;
         }
@@ -632,12 +632,13 @@ public sealed class LinuxKernelProfile
 
     private static string? ReadPhysicalString(IGuestMemory memory, ulong address, int maxBytes)
     {
-        if (address >= memory.Size)
+        var readable = GuestMemoryRange.Readable(memory, address, (ulong)maxBytes);
+        if (readable == 0)
         {
             return null;
         }
 
-        var buffer = new byte[(int)Math.Min((ulong)maxBytes, memory.Size - address)];
+        var buffer = new byte[(int)readable];
         memory.Read(address, buffer);
         var end = Array.IndexOf(buffer, (byte)0);
         return end < 0 ? null : Encoding.UTF8.GetString(buffer, 0, end).TrimEnd('\n');

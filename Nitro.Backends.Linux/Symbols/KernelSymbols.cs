@@ -238,7 +238,7 @@ public sealed class KernelSymbols
     public bool TryReadImage(ulong virtualAddress, Span<byte> destination)
     {
         var physical = virtualAddress - ImageDelta;
-        if (!IsInImage(virtualAddress, destination.Length) || physical > _memory.Size || (ulong)destination.Length > _memory.Size - physical)
+        if (!IsInImage(virtualAddress, destination.Length) || GuestMemoryRange.Readable(_memory, physical, (ulong)destination.Length) < (ulong)destination.Length)
         {
             return false;
         }
@@ -279,14 +279,17 @@ public sealed class KernelSymbols
         var buffer = ArrayPool<byte>.Shared.Rent(ScanChunk + overlap);
         try
         {
-            for (ulong start = 0; start < memory.Size; start += ScanChunk)
+            foreach (var range in memory.RamRanges)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var length = (int)Math.Min((ulong)(ScanChunk + overlap), memory.Size - start);
-                var chunk = buffer.AsSpan(0, length);
-                memory.Read(start, chunk);
-                Collect(chunk, KallsymsParser.DigitTokens, start, digitHits);
-                Collect(chunk, BannerPrefix, start, bannerHits);
+                for (var start = range.Start; start < range.End; start += ScanChunk)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var length = (int)Math.Min((ulong)(ScanChunk + overlap), range.End - start);
+                    var chunk = buffer.AsSpan(0, length);
+                    memory.Read(start, chunk);
+                    Collect(chunk, KallsymsParser.DigitTokens, start, digitHits);
+                    Collect(chunk, BannerPrefix, start, bannerHits);
+                }
             }
         }
         finally
@@ -319,8 +322,13 @@ public sealed class KernelSymbols
     private static KernelSymbols? TryDecodeAt(IGuestMemory memory, ulong hit, StringBuilder failures)
     {
         // A cheap look at a few KiB first: most digit runs are not a token table.
-        var smallStart = hit >= 8192 ? (hit - 8192) & ~4095UL : 0;
-        var smallLength = (int)Math.Min(16384 + 4096, memory.Size - smallStart);
+        if (!GuestMemoryRange.TryFind(memory, hit, out var range))
+        {
+            return null;
+        }
+
+        var smallStart = Math.Max(hit >= 8192 ? (hit - 8192) & ~4095UL : 0, range.Start);
+        var smallLength = (int)Math.Min(16384 + 4096, range.End - smallStart);
         var small = new byte[smallLength];
         memory.Read(smallStart, small);
         if (!KallsymsParser.TryReadTokenTable(small, (int)(hit - smallStart), out var smallTable, out _, out _))
@@ -329,8 +337,8 @@ public sealed class KernelSymbols
         }
 
         var tokenTablePhysical = smallStart + (ulong)smallTable;
-        var windowStart = tokenTablePhysical >= WindowBefore ? (tokenTablePhysical - WindowBefore) & ~4095UL : 0;
-        var windowLength = (int)Math.Min((ulong)(WindowBefore + WindowAfter), memory.Size - windowStart);
+        var windowStart = Math.Max(tokenTablePhysical >= WindowBefore ? (tokenTablePhysical - WindowBefore) & ~4095UL : 0, range.Start);
+        var windowLength = (int)Math.Min((ulong)(WindowBefore + WindowAfter), range.End - windowStart);
         var window = ArrayPool<byte>.Shared.Rent(windowLength);
         try
         {

@@ -140,9 +140,9 @@ internal sealed class KernelImageScan
         for (long i = 0; i < pages && !Exhausted; i++, _pagesSeen++)
         {
             var physical = frame + ((ulong)i * Page);
-            if (physical + Page > _memory.Size)
+            if (GuestMemoryRange.Readable(_memory, physical, Page) < Page)
             {
-                return null;
+                return null; // beyond memory, or a hole (the PCI hole of a large guest)
             }
 
             _memory.Read(physical, mz);

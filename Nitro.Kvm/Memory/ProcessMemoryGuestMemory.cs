@@ -38,6 +38,7 @@ public sealed class ProcessMemoryGuestMemory : IGuestMemory, IDisposable
         _mem = File.OpenHandle($"/proc/{pid}/mem", FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read, FileShare.ReadWrite);
         _hostAddress = hostAddress;
         Layout = layout;
+        RamRanges = [.. layout.Segments.Select(s => new GuestMemoryRange(s.GuestAddress, s.Length))];
         Size = layout.GuestEnd;
         Writable = writable;
         Pid = pid;
@@ -49,6 +50,9 @@ public sealed class ProcessMemoryGuestMemory : IGuestMemory, IDisposable
 
     /// <summary>Gets where guest physical addresses are in QEMU's RAM block.</summary>
     public QemuRamLayout Layout { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<GuestMemoryRange> RamRanges { get; }
 
     /// <summary>Gets a value indicating whether writes are allowed.</summary>
     public bool Writable { get; }

@@ -9,6 +9,13 @@ public interface IGuestMemory
     /// <summary>Gets the number of bytes of guest physical address space this source covers.</summary>
     ulong Size { get; }
 
+    /// <summary>
+    /// Gets the ranges of guest physical addresses that hold RAM, in address order: one from 0 to
+    /// <see cref="Size"/> unless the source says otherwise (a PC guest with RAM above the 32-bit PCI
+    /// hole has two, and reads in the hole fail). Scans of all of memory go range by range.
+    /// </summary>
+    IReadOnlyList<GuestMemoryRange> RamRanges => [new GuestMemoryRange(0, Size)];
+
     /// <summary>Reads guest physical memory.</summary>
     /// <param name="physicalAddress">The first guest physical address.</param>
     /// <param name="destination">Receives exactly <c>destination.Length</c> bytes.</param>
