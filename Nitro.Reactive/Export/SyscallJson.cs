@@ -18,7 +18,7 @@ namespace Nitro.Reactive.Export;
 ///  "process": {"name": "cat", "pid": 42, "ppid": 1, "tgid": 42} | null,
 ///  "args": ["0xffffff9c", "0x7ffd0000", ...],
 ///  "decoded": {"filename": "/etc/shadow"},
-///  "modified": [1], "return": -2, "duration_ns": 1200,
+///  "modified": [1], "read_late": ["process", "filename"], "return": -2, "duration_ns": 1200,
 ///  "event": {"vcpu": 0, "type": "syscall", "direction": "enter", "cr3": "0x1234000", "rax": "0x101", "time": "..."}}
 /// </code>
 /// </summary>
@@ -31,7 +31,9 @@ namespace Nitro.Reactive.Export;
 /// prefix (as Python's <c>hex()</c>). Guest memory is never read: stack arguments (Windows x64
 /// beyond the fourth) are left out, so the array is shorter for such conventions.</item>
 /// <item><c>thread_id</c> is written only when known, <c>modified</c> only when arguments were
-/// changed, <c>return</c> only on exits and <c>duration_ns</c> only on exits paired with their entry.</item>
+/// changed, <c>read_late</c> only when a streaming listener's back end read values from guest memory after the
+/// vCPU went on (<see cref="Syscall.ReadLate"/>), <c>return</c> only on exits and <c>duration_ns</c> only on exits
+/// paired with their entry.</item>
 /// <item><c>process</c> holds <c>name</c>, <c>pid</c>, <c>ppid</c> (<c>null</c> when unknown) and then every entry of
 /// <see cref="Syscall.Process"/>'s <see cref="Process.Properties"/>, except keys that would repeat those three.</item>
 /// <item>Decoded and property values: <see langword="null"/>, strings, booleans and numbers map to their JSON
@@ -71,6 +73,7 @@ public static class SyscallJson
     private static readonly JsonEncodedText s_ppid = JsonEncodedText.Encode("ppid");
     private static readonly JsonEncodedText s_args = JsonEncodedText.Encode("args");
     private static readonly JsonEncodedText s_decoded = JsonEncodedText.Encode("decoded");
+    private static readonly JsonEncodedText s_readLate = JsonEncodedText.Encode("read_late");
     private static readonly JsonEncodedText s_modified = JsonEncodedText.Encode("modified");
     private static readonly JsonEncodedText s_return = JsonEncodedText.Encode("return");
     private static readonly JsonEncodedText s_durationNs = JsonEncodedText.Encode("duration_ns");
@@ -136,6 +139,16 @@ public static class SyscallJson
         writer.WritePropertyName(s_decoded);
         WriteDictionary(writer, syscall.Decoded, depth: 1);
         WriteModified(writer, syscall.Arguments);
+        if (syscall.ReadLate.Count > 0)
+        {
+            writer.WriteStartArray(s_readLate);
+            foreach (var name in syscall.ReadLate)
+            {
+                writer.WriteStringValue(name);
+            }
+
+            writer.WriteEndArray();
+        }
 
         if (syscall.ReturnValue is { } returnValue)
         {

@@ -87,6 +87,11 @@ internal sealed class SyscallLineFormatter
             AppendModified(line, built);
         }
 
+        if (syscall.ReadLate.Count > 0)
+        {
+            AppendReadLate(line, syscall.ReadLate);
+        }
+
         AppendTail(line, syscall, exit, time);
     }
 
@@ -182,6 +187,22 @@ internal sealed class SyscallLineFormatter
             }
 
             AppendInteger(line, modified[i]);
+        }
+
+        line.Append((byte)']');
+    }
+
+    private void AppendReadLate(JsonLineBuffer line, IReadOnlyList<string> names)
+    {
+        line.Append(",\"read_late\":["u8);
+        for (var i = 0; i < names.Count; i++)
+        {
+            if (i > 0)
+            {
+                line.Append((byte)',');
+            }
+
+            AppendName(line, names[i]);
         }
 
         line.Append((byte)']');

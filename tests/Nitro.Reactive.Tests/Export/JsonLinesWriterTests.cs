@@ -38,6 +38,24 @@ public sealed class JsonLinesWriterTests
         });
     }
 
+    [Test]
+    public void What_was_read_late_is_named_after_modified_and_ToJson_agrees()
+    {
+        var sample = SyscallSamples.OpenatEntry(process: SyscallSamples.Cat());
+        var call = new Syscall(sample.Event, sample.Number, sample.Name, sample.FullName, sample.Process, sample.Arguments, sample.ThreadId, sample.Decoded) { ReadLate = ["process", "pathname"] };
+        using var stream = new MemoryStream();
+        using (var writer = new JsonLinesWriter(stream, SyscallSamples.Origin, leaveOpen: true))
+        {
+            writer.Write(call);
+            writer.Write(sample);
+        }
+
+        var lines = Encoding.UTF8.GetString(stream.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines[0], Is.EqualTo(SyscallJson.ToJson(call, SyscallSamples.Origin)));
+        Assert.That(JsonDocument.Parse(lines[0]).RootElement.GetProperty("read_late").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { "process", "pathname" }));
+        Assert.That(lines[1], Does.Not.Contain("read_late"), "only calls with late values say so");
+    }
+
     [TestCase(0L)]
     [TestCase(1L)]
     [TestCase(9L)]
