@@ -35,28 +35,21 @@ internal sealed class FakeHost : IDisposable
         }
         """;
 
-    private readonly Process _process;
-    private readonly string _directory;
+    private static readonly Lazy<string> s_executable = new(Build);
 
-    private FakeHost(Process process, string directory)
+    private readonly Process _process;
+
+    private FakeHost(Process process)
     {
         _process = process;
-        _directory = directory;
     }
+
+    /// <summary>Compiles the fake host once (before a guest starts: the compile can outlast a short workload on a busy machine).</summary>
+    public static void EnsureBuilt() => _ = s_executable.Value;
 
     public static FakeHost Start(string controlPath)
     {
-        var directory = Directory.CreateTempSubdirectory("nitro-fakehost-").FullName;
-        File.WriteAllText(Path.Combine(directory, "nitro_trap_protocol.h"), TrapPlugin.ReadSource("nitro_trap_protocol.h"));
-        File.WriteAllText(Path.Combine(directory, "host.c"), Source);
-        var executable = Path.Combine(directory, "host");
-        var (exit, _, error) = ProcessRunner.Run("gcc", TimeSpan.FromMinutes(1), "-O1", "-o", executable, Path.Combine(directory, "host.c"));
-        if (exit != 0)
-        {
-            throw new InvalidOperationException($"gcc failed on the fake host ({exit}): {error}");
-        }
-
-        var process = Process.Start(new ProcessStartInfo(executable, [controlPath]) { RedirectStandardOutput = true, UseShellExecute = false })!;
+        var process = Process.Start(new ProcessStartInfo(s_executable.Value, [controlPath]) { RedirectStandardOutput = true, UseShellExecute = false })!;
         var line = process.StandardOutput.ReadLine();
         if (line != "ATTACHED")
         {
@@ -64,7 +57,19 @@ internal sealed class FakeHost : IDisposable
             throw new InvalidOperationException($"The fake host did not attach: {line}");
         }
 
-        return new FakeHost(process, directory);
+        return new FakeHost(process);
+    }
+
+    private static string Build()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"nitro-fakehost-{Environment.ProcessId}");
+        Directory.CreateDirectory(directory);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(directory, recursive: true);
+        File.WriteAllText(Path.Combine(directory, "nitro_trap_protocol.h"), TrapPlugin.ReadSource("nitro_trap_protocol.h"));
+        File.WriteAllText(Path.Combine(directory, "host.c"), Source);
+        var executable = Path.Combine(directory, "host");
+        var (exit, _, error) = ProcessRunner.Run("gcc", TimeSpan.FromMinutes(1), "-O1", "-o", executable, Path.Combine(directory, "host.c"));
+        return exit == 0 ? executable : throw new InvalidOperationException($"gcc failed on the fake host ({exit}): {error}");
     }
 
     public void Kill()
@@ -81,6 +86,5 @@ internal sealed class FakeHost : IDisposable
         }
 
         _process.Dispose();
-        Directory.Delete(_directory, recursive: true);
     }
 }

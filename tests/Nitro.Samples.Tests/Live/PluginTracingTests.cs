@@ -353,6 +353,8 @@ public sealed class PluginTracingTests
     [Test]
     public async Task Plugin_host_process_killed_mid_trace_lets_the_guest_run_on()
     {
+        // The guest's rounds last ~5 s: the other host must be ready to attach before they end.
+        FakeHost.EnsureBuilt();
         var (kernel, initrd) = LoopProbeGuest.Rounds;
         await using var session = await StartAsync(kernel, initrd);
         var plugin = (PluginListener)session.Listener;
@@ -364,7 +366,8 @@ public sealed class PluginTracingTests
         // Another host process attaches (the plan stays in place), never answers, and is killed.
         using var host = FakeHost.Start(plugin.ControlPath);
         var before = plugin.Statistics;
-        await WaitUntilAsync(() => plugin.Statistics.Forwarded > before.Forwarded, "a trap was handed to the other host");
+        await WaitUntilAsync(() => plugin.Statistics.Forwarded > before.Forwarded || session.Target.HasExited, "a trap was handed to the other host");
+        Assert.That(session.Target.HasExited, Is.False, "the guest's rounds ended before the other host attached: nothing left to trap");
         host.Kill();
         await WaitUntilAsync(() => plugin.Statistics.HostLost > before.HostLost, "the plugin noticed that the host is gone");
 
