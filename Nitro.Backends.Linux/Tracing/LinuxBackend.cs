@@ -407,7 +407,7 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         }
 
         var decoded = LinuxSyscallDecoder.Default.DecodeEntry(name, arguments, kernel);
-        var call = new Syscall(@event, number, name, fullName, process, arguments, process?.Pid, decoded) { ReadLate = ReadLate(@event, name, process, decoded) };
+        var call = new Syscall(@event, number, name, fullName, process, arguments, process?.Pid, decoded) { ReadLate = ReadLate(@event, arguments.Convention, name, process, decoded) };
 
         // exit and exit_group never return: waiting for their exit would keep exits armed forever.
         if (process is not null && name is not ("exit" or "exit_group"))
@@ -450,7 +450,7 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
             }
 
             var decoded = LinuxSyscallDecoder.Default.DecodeExit(entry.Name, returnValue, entry.Arguments, kernel);
-            return new Syscall(user, entry.Number, entry.Name, entry.FullName, process, arguments, process.Pid, decoded) { ReadLate = ReadLate(user, entry.Name, process, decoded) }.WithEntry(entry);
+            return new Syscall(user, entry.Number, entry.Name, entry.FullName, process, arguments, process.Pid, decoded) { ReadLate = ReadLate(user, entry.Arguments.Convention, entry.Name, process, decoded) }.WithEntry(entry);
         }
 
         // With handler traps, exits of calls nobody asked for pass here while the gate is open.
@@ -463,18 +463,18 @@ public sealed class LinuxBackend : SyscallBackend, ITrapPlanner
         var number = ia32 ? (uint)origAx : (long)origAx;
         var (name, fullName) = Names(number, ia32);
         var exitDecoded = LinuxSyscallDecoder.Default.DecodeExit(name, returnValue, arguments, kernel);
-        return new Syscall(user, number, name, fullName, process, arguments, process?.Pid, exitDecoded) { ReadLate = ReadLate(user, name, process, exitDecoded) };
+        return new Syscall(user, number, name, fullName, process, arguments, process?.Pid, exitDecoded) { ReadLate = ReadLate(user, arguments.Convention, name, process, exitDecoded) };
     }
 
     /// <summary>What a streaming listener's call read from guest memory after the vCPU went on: the process and the values from memory.</summary>
-    private static IReadOnlyList<string> ReadLate(NitroEvent @event, string name, Process? process, IReadOnlyDictionary<string, object?> decoded)
+    private static IReadOnlyList<string> ReadLate(NitroEvent @event, CallingConvention convention, string name, Process? process, IReadOnlyDictionary<string, object?> decoded)
     {
         if (@event.Context is not { Deferred: true })
         {
             return [];
         }
 
-        var fromMemory = LinuxSyscallDecoder.ValuesFromMemory(name, @event.Mechanism == SyscallMechanism.Sysenter ? CallingConvention.LinuxIa32 : CallingConvention.LinuxX64, @event.Direction, decoded);
+        var fromMemory = LinuxSyscallDecoder.ValuesFromMemory(name, convention, @event.Direction, decoded);
         return process is null ? fromMemory : ["process", .. fromMemory];
     }
 

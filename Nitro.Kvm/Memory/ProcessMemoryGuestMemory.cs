@@ -13,7 +13,6 @@ namespace Nitro.Kvm.Memory;
 public sealed class ProcessMemoryGuestMemory : IGuestMemory, IDisposable
 {
     private readonly SafeFileHandle _mem;
-    private readonly ulong _hostAddress;
 
     /// <summary>Opens the memory of a QEMU process whose RAM lies in one piece from guest address 0.</summary>
     /// <param name="pid">The QEMU process id.</param>
@@ -36,7 +35,7 @@ public sealed class ProcessMemoryGuestMemory : IGuestMemory, IDisposable
     {
         ArgumentNullException.ThrowIfNull(layout);
         _mem = File.OpenHandle($"/proc/{pid}/mem", FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read, FileShare.ReadWrite);
-        _hostAddress = hostAddress;
+        HostAddress = hostAddress;
         Layout = layout;
         RamRanges = [.. layout.Segments.Select(s => new GuestMemoryRange(s.GuestAddress, s.Length))];
         Size = layout.GuestEnd;
@@ -61,7 +60,7 @@ public sealed class ProcessMemoryGuestMemory : IGuestMemory, IDisposable
     public int Pid { get; }
 
     /// <summary>Gets where QEMU's RAM block (guest physical address 0) is mapped in the QEMU process.</summary>
-    public ulong HostAddress => _hostAddress;
+    public ulong HostAddress { get; }
 
     /// <summary>
     /// Finds guest RAM in QEMU's address space from <c>/proc/&lt;pid&gt;/maps</c>: the mapping of
@@ -110,7 +109,7 @@ public sealed class ProcessMemoryGuestMemory : IGuestMemory, IDisposable
         while (!destination.IsEmpty)
         {
             var chunk = Piece(physicalAddress, destination.Length, out var offset);
-            var read = RandomAccess.Read(_mem, destination[..chunk], (long)(_hostAddress + offset));
+            var read = RandomAccess.Read(_mem, destination[..chunk], (long)(HostAddress + offset));
             if (read != chunk)
             {
                 throw new GuestMemoryException(physicalAddress + (ulong)read, GuestMemoryFault.OutOfRange, 0,
@@ -134,7 +133,7 @@ public sealed class ProcessMemoryGuestMemory : IGuestMemory, IDisposable
         while (!source.IsEmpty)
         {
             var chunk = Piece(physicalAddress, source.Length, out var offset);
-            RandomAccess.Write(_mem, source[..chunk], (long)(_hostAddress + offset));
+            RandomAccess.Write(_mem, source[..chunk], (long)(HostAddress + offset));
             source = source[chunk..];
             physicalAddress += (ulong)chunk;
         }

@@ -123,14 +123,15 @@ public sealed partial class QemuRamLayout
         }
 
         // Below 4 GiB, ranges at their own offset become one piece from 0; the others stay as they are.
-        var identity = ranges.Where(r => r.GuestAddress == r.RamOffset && r.GuestEnd <= FourGiB).ToList();
+        static bool AtOwnOffsetBelow4GiB(QemuRamSegment r) => r.GuestAddress == r.RamOffset && r.GuestEnd <= FourGiB;
+        var identity = ranges.Where(AtOwnOffsetBelow4GiB).ToList();
         var segments = new List<QemuRamSegment>();
         if (identity.Count > 0)
         {
             segments.Add(new QemuRamSegment(0, identity.Max(r => r.GuestEnd), 0));
         }
 
-        segments.AddRange(ranges.Where(r => !(r.GuestAddress == r.RamOffset && r.GuestEnd <= FourGiB)).OrderBy(r => r.GuestAddress));
+        segments.AddRange(ranges.Where(r => !AtOwnOffsetBelow4GiB(r)).OrderBy(r => r.GuestAddress));
         if (segments.Count == 0 || segments[0].GuestAddress != 0)
         {
             throw new FormatException($"QEMU's flat memory view has no {name} at guest address 0.");

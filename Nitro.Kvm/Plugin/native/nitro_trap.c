@@ -156,17 +156,15 @@ static void take_ram_in_process(void)
         return; /* no host has said yet */
     }
     uint32_t count = __atomic_load_n(&g_ctl->ram_segment_count, __ATOMIC_ACQUIRE);
-    if (count > NTP_MAX_RAM_SEGMENTS) {
-        count = 0;
-        address = 0; /* refuse below */
-    }
-    for (uint32_t i = 0; i < count; i++) {
+    int layout_ok = count <= NTP_MAX_RAM_SEGMENTS;
+    for (uint32_t i = 0; layout_ok && i < count; i++) {
         g_segments[i] = g_ctl->ram_segments[i];
-        if (g_segments[i].offset > size || g_segments[i].length > size - g_segments[i].offset) {
-            address = 0; /* a range outside the RAM: refuse the whole layout */
-        }
+        layout_ok = g_segments[i].offset <= size && g_segments[i].length <= size - g_segments[i].offset;
     }
-    if (address != 0 && address + size > address && mapped_readable(address, size)) {
+    if (!layout_ok) {
+        __atomic_store_n(&g_ram_failed, 1, __ATOMIC_RELAXED);
+        say("nitro-trap: the host's guest RAM layout (%u ranges) does not fit its 0x%" PRIx64 " bytes of RAM; frames cannot be read\n", count, size);
+    } else if (address != 0 && address + size > address && mapped_readable(address, size)) {
         g_segment_count = count;
         g_ram_size = size;
         __atomic_store_n(&g_ram, (const uint8_t *)(uintptr_t)address, __ATOMIC_RELEASE);
