@@ -364,8 +364,9 @@ public sealed class PluginTracingTests
         await WaitUntilAsync(() => !plugin.IsAttached, "this host detached");
 
         // Another host process attaches (the plan stays in place), never answers, and is killed.
-        using var host = FakeHost.Start(plugin.ControlPath);
+        // Counted before the other host attaches: the guest's next trap goes to it at once, and then waits.
         var before = plugin.Statistics;
+        using var host = FakeHost.Start(plugin.ControlPath);
         await WaitUntilAsync(() => plugin.Statistics.Forwarded > before.Forwarded || session.Target.HasExited, "a trap was handed to the other host");
         Assert.That(session.Target.HasExited, Is.False, "the guest's rounds ended before the other host attached: nothing left to trap");
         host.Kill();
