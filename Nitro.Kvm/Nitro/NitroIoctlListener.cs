@@ -131,13 +131,18 @@ public sealed class NitroIoctlListener : INitroListener
         public void Stop()
         {
             _stop.Cancel();
-            var current = Thread.CurrentThread;
+            if (_threads.Contains(Thread.CurrentThread))
+            {
+                // Disposed from inside OnNext (an auto-detaching observer that threw): this thread
+                // holds the delivery lock, and another vCPU's thread may be waiting for it, so
+                // joining would deadlock. The threads see the stop flag, continue their vCPUs and
+                // the last one to end clears the trap.
+                return;
+            }
+
             foreach (var thread in _threads)
             {
-                if (thread != current)
-                {
-                    thread.Join(s_stopTimeout);
-                }
+                thread.Join(s_stopTimeout);
             }
 
             if (_threads.Count == 0)
