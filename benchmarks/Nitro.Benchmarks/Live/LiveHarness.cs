@@ -136,7 +136,7 @@ internal static class LiveHarness
                 HostSpin = s_spins.Host,
             },
         };
-        await using var session = await LiveLinuxSession.StartAsync(options, CancellationToken.None);
+        await using var session = await LiveSession.StartAsync(options, CancellationToken.None);
         var calls = 0L;
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         IDisposable? subscription = null;
@@ -172,7 +172,7 @@ internal static class LiveHarness
     }
 
     /// <summary>Traps that reached the host: breakpoint stops (gdbstub) or forwarded callbacks (plugin), and events the plugin lost.</summary>
-    private static (long Traps, long Lost) Traps(LiveLinuxSession session) => session.Listener switch
+    private static (long Traps, long Lost) Traps(LiveSession session) => session.Listener switch
     {
         GdbStubListener gdb => (gdb.Statistics.Traps, 0),
         PluginListener plugin => (plugin.Statistics.Forwarded, plugin.Statistics.Lost),

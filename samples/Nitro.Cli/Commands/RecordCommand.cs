@@ -14,7 +14,7 @@ internal static class RecordCommand
     {
         var live = new LiveCommandOptions();
         var output = new Option<FileInfo?>("--out", "-o") { Description = "The trace file to write (default: nitro-<UTC time>.nitrotrace in the current directory)" };
-        var command = new Command("record", "Boots a Linux guest under QEMU and records its system calls into a .nitrotrace file until it powers off");
+        var command = new Command("record", "Boots a guest under QEMU (or starts a machine) and records its system calls into a .nitrotrace file until it powers off");
         live.AddTo(command);
         command.Options.Add(output);
         command.SetAction((result, cancellationToken) =>
@@ -60,14 +60,14 @@ internal static class RecordCommand
     {
         public TraceWriter? Writer { get; private set; }
 
-        public override IObservable<Syscall> Shape(LiveLinuxSession session, IObservable<Syscall> calls)
+        public override IObservable<Syscall> Shape(LiveSession session, IObservable<Syscall> calls)
         {
             // One origin for both fields, so that replayed timestamps convert to the wall clock of the recording.
             var origin = TimeOrigin.Now();
             Writer = TraceWriter.Create(path, new TraceWriterOptions
             {
-                Os = "linux",
-                Kernel = session.Profile.Banner,
+                Os = session.Os,
+                Kernel = session.Kernel,
                 Vcpus = vcpus,
                 Source = session.Listener is Nitro.Kvm.Plugin.PluginListener ? "qemu-plugin" : "qemu-gdbstub",
                 CreatedUtc = origin.WallClock,

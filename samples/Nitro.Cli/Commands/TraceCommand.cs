@@ -17,7 +17,7 @@ internal static class TraceCommand
         format.AcceptOnlyFromAmong("table", "jsonl");
         var output = new Option<FileInfo?>("--out", "-o") { Description = "Write to this file instead of standard output" };
 
-        var command = new Command("trace", "Boots a Linux guest under QEMU and streams its system calls until it powers off");
+        var command = new Command("trace", "Boots a guest under QEMU (or starts a machine) and streams its system calls until it powers off");
         live.AddTo(command);
         command.Options.Add(process);
         command.Options.Add(format);
@@ -46,7 +46,7 @@ internal static class TraceCommand
 
     private sealed class SinkHandler(ISyscallSink sink, string? process) : LiveHandler
     {
-        public override IObservable<Syscall> Shape(LiveLinuxSession session, IObservable<Syscall> calls) => CallFilters.ByProcess(calls, process);
+        public override IObservable<Syscall> Shape(LiveSession session, IObservable<Syscall> calls) => CallFilters.ByProcess(calls, process);
 
         public override void OnCall(Syscall call) => sink.Write(call);
 

@@ -140,9 +140,9 @@ internal static class DemoCommand
 
         public override void OnCall(Syscall call) => _counters.Add(call);
 
-        public override Task WhileTracingAsync(LiveLinuxSession session, CancellationToken stop)
+        public override Task WhileTracingAsync(LiveSession session, CancellationToken stop)
         {
-            View = new DemoView(console, _counters, () => Gauges(session), "live: " + session.Profile.Banner.Split(' ', 4) switch
+            View = new DemoView(console, _counters, () => Gauges(session), "live: " + session.Kernel.Split(' ', 4) switch
             {
                 [_, _, var release, ..] => "Linux " + release,
                 _ => "Linux guest",
@@ -161,7 +161,7 @@ internal static class DemoCommand
             return ValueTask.CompletedTask;
         }
 
-        private static DemoGauges Gauges(LiveLinuxSession session)
+        private static DemoGauges Gauges(LiveSession session)
         {
             var backend = session.Backend.Statistics.Snapshot();
             return new DemoGauges(session.Traps, backend.Events, backend.MemoryErrors, backend.Dropped);

@@ -23,11 +23,20 @@ internal sealed class LiveCommandOptions
 
     public Option<int> Timeout { get; } = new("--timeout") { Description = "Stop after this many seconds", DefaultValueFactory = _ => 300 };
 
+    public Option<int> BootTimeout { get; } = CreateBootTimeoutOption();
+
     public Option<int> Vcpus { get; } = new("--vcpus") { Description = "Number of vCPUs", DefaultValueFactory = _ => 1 };
 
     public Option<bool> NoWait { get; } = new("--no-wait") { Description = "The guest has no nitro.wait support: attach as early as the listener allows (the plugin holds its first user-mode instruction)" };
 
     public Option<string> Listener { get; } = CreateListenerOption();
+
+    public Option<string> Os { get; } = CreateOsOption();
+
+    public Option<DirectoryInfo?> Symbols { get; } = new("--symbols")
+    {
+        Description = "Windows: a Volatility 3 symbols directory (windows/ntkrnlmp.pdb/GUID-AGE.json.xz) for the guest's kernel",
+    };
 
     public Option<bool> Stream { get; } = new("--stream") { Description = "Plugin only: the vCPU does not wait for observers (snapshots in a ring; arguments cannot be changed)" };
 
@@ -39,6 +48,34 @@ internal sealed class LiveCommandOptions
             DefaultValueFactory = _ => "auto",
         };
         option.AcceptOnlyFromAmong("auto", "plugin", "gdbstub");
+        return option;
+    }
+
+    private static Option<int> CreateBootTimeoutOption()
+    {
+        var option = new Option<int>("--boot-timeout")
+        {
+            Description = "Give up after this many seconds when the guest's kernel is not yet traceable (booting, or not the system --os names)",
+            DefaultValueFactory = _ => 120,
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() <= 0)
+            {
+                result.AddError("--boot-timeout must be a positive number of seconds.");
+            }
+        });
+        return option;
+    }
+
+    private static Option<string> CreateOsOption()
+    {
+        var option = new Option<string>("--os")
+        {
+            Description = "The guest's system: auto is the machine's platform with --machine, else linux",
+            DefaultValueFactory = _ => "auto",
+        };
+        option.AcceptOnlyFromAmong("auto", "linux", "windows");
         return option;
     }
 
@@ -61,13 +98,25 @@ internal sealed class LiveCommandOptions
                 {
                     result.AddError("--machine needs --conf (the machinery configuration that defines it).");
                 }
+                else if (machine is null && result.GetValue(Os) is "windows")
+                {
+                    result.AddError("A Windows guest boots from its disk image, not from --kernel: give --machine LABEL --conf FILE (a machinery configuration with platform = windows).");
+                }
+
+                if (result.GetValue(Symbols) is { Exists: false } symbols)
+                {
+                    result.AddError($"The symbols directory '{symbols.FullName}' of --symbols does not exist.");
+                }
             });
             command.Options.Add(Initrd);
             command.Options.Add(Append);
             command.Options.Add(Syscall);
+            command.Options.Add(Os);
+            command.Options.Add(Symbols);
         }
 
         command.Options.Add(Timeout);
+        command.Options.Add(BootTimeout);
         command.Options.Add(Vcpus);
         command.Options.Add(Listener);
         command.Options.Add(Stream);
@@ -99,9 +148,17 @@ internal sealed class LiveCommandOptions
             Initrd = result.GetValue(Initrd)?.FullName,
             Append = result.GetValue(Append),
             Vcpus = result.GetValue(Vcpus),
+            BootTimeout = TimeSpan.FromSeconds(result.GetValue(BootTimeout)),
             WaitMarker = result.GetValue(NoWait) ? null : "NITRO-WAITING",
             Listener = ListenerOf(result),
             Plugin = new Kvm.Plugin.PluginListenerOptions { Mode = PluginModeOf(result) },
+            Os = result.GetValue(Os) switch
+            {
+                "linux" => GuestOs.Linux,
+                "windows" => GuestOs.Windows,
+                _ => GuestOs.Auto,
+            },
+            WindowsSymbols = result.GetValue(Symbols)?.FullName,
         },
         Commands.CallFilters.SplitNames(result.GetValue(Syscall)),
         TimeSpan.FromSeconds(result.GetValue(Timeout)));

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Nitro.Backends.Linux.Profile;
+using Nitro.Backends.Windows.Profile;
 using Nitro.Kvm.GdbStub;
 using Nitro.Kvm.Listening;
 using Nitro.Kvm.Plugin;
@@ -14,13 +15,13 @@ namespace Nitro.Cli.Live;
 internal abstract class LiveHandler
 {
     /// <summary>Shapes the stream once the session is up (filters, recording): the profile is known here.</summary>
-    public virtual IObservable<Syscall> Shape(LiveLinuxSession session, IObservable<Syscall> calls) => calls;
+    public virtual IObservable<Syscall> Shape(LiveSession session, IObservable<Syscall> calls) => calls;
 
     /// <summary>One call, on the listener thread while the vCPU is paused: keep it cheap.</summary>
     public abstract void OnCall(Syscall call);
 
     /// <summary>Runs beside the trace (a live view) until <paramref name="stop"/> is cancelled.</summary>
-    public virtual Task WhileTracingAsync(LiveLinuxSession session, CancellationToken stop) => Task.CompletedTask;
+    public virtual Task WhileTracingAsync(LiveSession session, CancellationToken stop) => Task.CompletedTask;
 
     /// <summary>After the listener has detached: flush sinks, close files.</summary>
     public virtual ValueTask CompleteAsync(LiveOutcome outcome) => ValueTask.CompletedTask;
@@ -67,15 +68,21 @@ internal static class LiveRun
             return NitroCommand.FileNotFound;
         }
 
-        LiveLinuxSession session;
+        LiveSession session;
         try
         {
-            session = await LiveLinuxSession.StartAsync(request.Session, cancellationToken);
+            session = await LiveSession.StartAsync(request.Session, cancellationToken);
         }
-        catch (Exception ex) when (ex is QemuException or ProfileException or TimeoutException or GdbTargetLostException or GdbStubException or TrapPluginException or Nitro.Reactive.Machinery.MachineryException)
+        catch (Exception ex) when (ex is QemuException or ProfileException or WindowsProfileException or TimeoutException or TraceSessionException
+            or GdbTargetLostException or GdbStubException or TrapPluginException or Nitro.Reactive.Machinery.MachineryException)
         {
             await console.Error.WriteLineAsync($"nitro: could not start tracing: {ex.Message}");
             return NitroCommand.Failure;
+        }
+        catch (ArgumentException ex)
+        {
+            await console.Error.WriteLineAsync($"nitro: {ex.Message}");
+            return NitroCommand.UsageError;
         }
 
         await using (session)
@@ -85,7 +92,7 @@ internal static class LiveRun
                 await console.Error.WriteLineAsync($"nitro: tracing through QEMU's gdbstub (slow under TCG) because the trap plugin cannot be used: {fallback}");
             }
 
-            if (session.Backend.Ia32Error is { } ia32)
+            if (session.Linux?.Ia32Error is { } ia32)
             {
                 await console.Error.WriteLineAsync($"nitro: 32-bit calls are not (all) traced: {ia32}");
             }
@@ -94,7 +101,7 @@ internal static class LiveRun
         }
     }
 
-    private static async Task<int> StreamAsync(CliConsole console, LiveLinuxSession session, LiveRequest request, LiveHandler handler, CancellationToken cancellationToken)
+    private static async Task<int> StreamAsync(CliConsole console, LiveSession session, LiveRequest request, LiveHandler handler, CancellationToken cancellationToken)
     {
         var (calls, code) = await ShapeAsync(console, session, request, handler);
         if (calls is null)
@@ -117,7 +124,7 @@ internal static class LiveRun
                     if (await Task.WhenAny(attached, observer.Done) != attached && observer.Done.Exception?.InnerException is { } early)
                     {
                         await console.Error.WriteLineAsync($"nitro: {early.Message}");
-                        return early is ArgumentException or ProfileException ? NitroCommand.UsageError : NitroCommand.Failure;
+                        return early is ArgumentException or ProfileException or WindowsProfileException ? NitroCommand.UsageError : NitroCommand.Failure;
                     }
 
                     await attached;
@@ -157,13 +164,13 @@ internal static class LiveRun
         return NitroCommand.Ok;
     }
 
-    private static async Task<(IObservable<Syscall>? Calls, int Code)> ShapeAsync(CliConsole console, LiveLinuxSession session, LiveRequest request, LiveHandler handler)
+    private static async Task<(IObservable<Syscall>? Calls, int Code)> ShapeAsync(CliConsole console, LiveSession session, LiveRequest request, LiveHandler handler)
     {
         try
         {
             return (handler.Shape(session, session.Syscalls(request.Syscalls.Length == 0 ? null : request.Syscalls)), NitroCommand.Ok);
         }
-        catch (Exception ex) when (ex is ArgumentException or ProfileException)
+        catch (Exception ex) when (ex is ArgumentException or ProfileException or WindowsProfileException)
         {
             await console.Error.WriteLineAsync($"nitro: {ex.Message}");
             return (null, NitroCommand.UsageError);
@@ -175,7 +182,7 @@ internal static class LiveRun
         }
     }
 
-    public static string StatisticsLine(LiveLinuxSession session, long calls, TimeSpan elapsed)
+    public static string StatisticsLine(LiveSession session, long calls, TimeSpan elapsed)
     {
         var seconds = Math.Max(elapsed.TotalSeconds, 0.001);
         if (session.Listener is PluginListener plugin)

@@ -1,5 +1,8 @@
 using System.Text.Json;
+using Nitro.Backends.Linux.Tracing;
+using Nitro.Backends.Windows.Tracing;
 using Nitro.Cli;
+using Nitro.Cli.Live;
 using Nitro.Kvm.Tests.Libvirt;
 using Nitro.Tests.Shared;
 
@@ -18,6 +21,77 @@ public sealed class TraceMachineTests
         (code, _, error) = await RunAsync("trace");
         Assert.That(code, Is.EqualTo(1));
         Assert.That(error, Does.Contain("--kernel"));
+    }
+
+    [Test]
+    public async Task Windows_needs_a_machine_symbols_must_exist_and_the_boot_timeout_be_positive()
+    {
+        var (code, _, error) = await RunAsync("trace", "--kernel", "bzImage", "--os", "windows");
+        Assert.That(code, Is.EqualTo(NitroCommand.UsageError));
+        Assert.That(error, Does.Contain("Windows guest boots from its disk image").And.Contain("--machine"));
+
+        var missing = Path.Combine(Path.GetTempPath(), "nitro-no-such-symbols-" + Guid.NewGuid().ToString("N"));
+        (code, _, error) = await RunAsync("record", "--machine", "win10", "--conf", "conf/qemu.conf", "--symbols", missing);
+        Assert.That(code, Is.EqualTo(NitroCommand.UsageError));
+        Assert.That(error, Does.Contain(missing).And.Contain("does not exist"));
+
+        (code, _, error) = await RunAsync("trace", "--kernel", "bzImage", "--boot-timeout", "0");
+        Assert.That(code, Is.EqualTo(NitroCommand.UsageError));
+        Assert.That(error, Does.Contain("--boot-timeout must be a positive number of seconds"));
+    }
+
+    [Test]
+    public void The_machines_platform_picks_the_back_end_and_os_overrides_it()
+    {
+        Assert.That(LiveSession.BackendFor(GuestOs.Auto, "linux", null, "m"), Is.SameAs(LinuxBackendFactory.Default));
+        Assert.That(LiveSession.BackendFor(GuestOs.Auto, null, null, "m"), Is.SameAs(LinuxBackendFactory.Default));
+        var windows = LiveSession.BackendFor(GuestOs.Auto, "Windows", "/srv/symbols", "m");
+        Assert.That(windows, Is.TypeOf<WindowsBackendFactory>());
+        Assert.That(((WindowsBackendFactory)windows).SymbolsDirectory, Is.EqualTo("/srv/symbols"));
+        Assert.That(LiveSession.BackendFor(GuestOs.Linux, "windows", null, "m"), Is.SameAs(LinuxBackendFactory.Default));
+        Assert.That(LiveSession.BackendFor(GuestOs.Windows, "linux", null, "m"), Is.TypeOf<WindowsBackendFactory>());
+        Assert.That(
+            () => LiveSession.BackendFor(GuestOs.Auto, "darwin", null, "mac1"),
+            Throws.ArgumentException.With.Message.Contains("machine 'mac1' has platform 'darwin'").And.Message.Contains("--os"));
+    }
+
+    // No Windows image can be had here: this runs the whole --os windows path (machinery start, the
+    // Windows back end's scan of guest memory through the trap plugin, the error, the stop) on the
+    // Linux test guest, which a configuration mislabels as Windows.
+    [Test]
+    [Category("Integration")]
+    [CancelAfter(240_000)]
+    public async Task A_machine_labelled_windows_is_scanned_for_a_windows_kernel_and_refused_clearly_when_it_has_none()
+    {
+        var (kernel, initrd) = TestGuest.Default;
+        var conf = Directory.CreateTempSubdirectory("nitro-trace-windows-").FullName;
+        try
+        {
+            var path = Path.Combine(conf, "qemu.conf");
+            await File.WriteAllTextAsync(path, $"""
+                [qemu]
+                machines = guest1
+
+                [guest1]
+                label = not-windows
+                platform = windows
+                ip = 10.0.2.15
+                kernel = {kernel}
+                initrd = {initrd}
+                append = quiet panic=-1 nitro.workload="sleep 60"
+                """);
+
+            var (code, output, error) = await RunAsync("trace", "--machine", "not-windows", "--conf", path, "--listener", "plugin", "--syscall", "NtCreateFile", "--boot-timeout", "10", "--timeout", "60");
+
+            Assert.That(code, Is.EqualTo(NitroCommand.Failure), error);
+            Assert.That(error, Does.Contain("could not start tracing: not-windows could not be traced as a Windows guest within 10 s: No Windows x64 page-table root"), error);
+            Assert.That(output, Is.Empty);
+            Assert.That(QemuGone("not-windows"), Is.True, "the machinery stopped the machine");
+        }
+        finally
+        {
+            Directory.Delete(conf, recursive: true);
+        }
     }
 
     [Test]

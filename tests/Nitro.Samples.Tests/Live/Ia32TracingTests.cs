@@ -97,7 +97,7 @@ public sealed class Ia32TracingTests
     private static async Task<(List<Syscall> Calls, Ia32ProbeReport Report, SessionFacts Session)> TraceProbeAsync(string[]? syscalls)
     {
         var (kernel, initrd) = Ia32ProbeGuest.Image;
-        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Listener = Nitro.Kvm.Tracing.ListenerChoice.GdbStub, Kernel = kernel, Initrd = initrd }, CancellationToken.None);
+        await using var session = await LiveSession.StartAsync(new LiveSessionOptions { Listener = Nitro.Kvm.Tracing.ListenerChoice.GdbStub, Kernel = kernel, Initrd = initrd }, CancellationToken.None);
         var calls = new List<Syscall>();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using (session.Syscalls(syscalls).Subscribe(calls.Add, ex => done.TrySetException(ex), () => done.TrySetResult()))
@@ -106,7 +106,7 @@ public sealed class Ia32TracingTests
             await session.ReleaseWorkloadAsync();
             var line = await session.Target.WaitForConsoleAsync("IA32PROBE", s_deadline);
             await done.Task.WaitAsync(s_deadline); // the guest powers off after its workload
-            return (calls, Ia32ProbeReport.Parse(line), new SessionFacts(((Nitro.Kvm.Listening.GdbStubListener)session.Listener).Statistics.Traps, session.Backend.Ia32Error));
+            return (calls, Ia32ProbeReport.Parse(line), new SessionFacts(((Nitro.Kvm.Listening.GdbStubListener)session.Listener).Statistics.Traps, session.Linux!.Ia32Error));
         }
     }
 

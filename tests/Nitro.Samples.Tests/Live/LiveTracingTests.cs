@@ -76,7 +76,7 @@ public sealed class LiveTracingTests
     public async Task Detaching_early_leaves_the_guest_running_without_breakpoints()
     {
         var (kernel, initrd) = ProbeGuest.Image;
-        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Listener = Nitro.Kvm.Tracing.ListenerChoice.GdbStub, Kernel = kernel, Initrd = initrd }, CancellationToken.None);
+        await using var session = await LiveSession.StartAsync(new LiveSessionOptions { Listener = Nitro.Kvm.Tracing.ListenerChoice.GdbStub, Kernel = kernel, Initrd = initrd }, CancellationToken.None);
         var first = new TaskCompletionSource<IList<Syscall>>(TaskCreationOptions.RunContinuationsAsynchronously);
         using (session.Syscalls(null).Take(5).ToList().Subscribe(list => first.TrySetResult(list), ex => first.TrySetException(ex)))
         {
@@ -99,7 +99,7 @@ public sealed class LiveTracingTests
     public async Task Changing_an_argument_changes_what_the_guest_does(string? only)
     {
         var (kernel, initrd) = ProbeGuest.Image;
-        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Listener = Nitro.Kvm.Tracing.ListenerChoice.GdbStub, Kernel = kernel, Initrd = initrd }, CancellationToken.None);
+        await using var session = await LiveSession.StartAsync(new LiveSessionOptions { Listener = Nitro.Kvm.Tracing.ListenerChoice.GdbStub, Kernel = kernel, Initrd = initrd }, CancellationToken.None);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var changed = 0;
 
@@ -128,7 +128,7 @@ public sealed class LiveTracingTests
     public async Task Changing_the_return_value_at_exit_changes_what_the_probe_gets(string? only)
     {
         var (kernel, initrd) = ProbeGuest.Image;
-        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Listener = Nitro.Kvm.Tracing.ListenerChoice.GdbStub, Kernel = kernel, Initrd = initrd }, CancellationToken.None);
+        await using var session = await LiveSession.StartAsync(new LiveSessionOptions { Listener = Nitro.Kvm.Tracing.ListenerChoice.GdbStub, Kernel = kernel, Initrd = initrd }, CancellationToken.None);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var changed = new List<Syscall>();
 
@@ -163,7 +163,7 @@ public sealed class LiveTracingTests
     private static async Task<(List<Syscall> Calls, ProbeReport Report, Nitro.Kvm.Listening.GdbStubListenerStatistics Stats)> TraceProbeAsync(string[]? syscalls)
     {
         var (kernel, initrd) = ProbeGuest.Image;
-        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Listener = Nitro.Kvm.Tracing.ListenerChoice.GdbStub, Kernel = kernel, Initrd = initrd }, CancellationToken.None);
+        await using var session = await LiveSession.StartAsync(new LiveSessionOptions { Listener = Nitro.Kvm.Tracing.ListenerChoice.GdbStub, Kernel = kernel, Initrd = initrd }, CancellationToken.None);
         var calls = new List<Syscall>();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using (session.Syscalls(syscalls).Subscribe(c => calls.Add(c), ex => done.TrySetException(ex), () => done.TrySetResult()))

@@ -446,7 +446,7 @@ public sealed class PluginTracingTests
     private static async Task<(List<string> Calls, ProbeReport Report)> TraceProbeWithAsync(ListenerChoice listener)
     {
         var (kernel, initrd) = ProbeGuest.Image;
-        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Kernel = kernel, Initrd = initrd, Append = "quiet panic=-1 norandmaps", Listener = listener }, CancellationToken.None);
+        await using var session = await LiveSession.StartAsync(new LiveSessionOptions { Kernel = kernel, Initrd = initrd, Append = "quiet panic=-1 norandmaps", Listener = listener }, CancellationToken.None);
         var calls = new List<Syscall>();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using (session.Syscalls(null).Subscribe(calls.Add, ex => done.TrySetException(ex), () => done.TrySetResult()))

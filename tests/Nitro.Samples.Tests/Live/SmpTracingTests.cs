@@ -93,7 +93,7 @@ public sealed class SmpTracingTests
     private static async Task<SmpRun> TraceAsync(string[]? syscalls, ListenerChoice listener)
     {
         var (kernel, initrd) = SmpProbeGuest.Image;
-        await using var session = await LiveLinuxSession.StartAsync(new LiveSessionOptions { Listener = listener, Kernel = kernel, Initrd = initrd, Vcpus = 2 }, CancellationToken.None);
+        await using var session = await LiveSession.StartAsync(new LiveSessionOptions { Listener = listener, Kernel = kernel, Initrd = initrd, Vcpus = 2 }, CancellationToken.None);
         var raw = new List<Syscall>();
         var paired = new List<Syscall>();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
