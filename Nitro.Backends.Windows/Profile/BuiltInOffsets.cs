@@ -34,6 +34,7 @@ internal static class BuiltInOffsets
         KthreadTeb = 0xb8,
         KthreadTrapFrame = 0x1d8,
         KthreadSystemCallNumber = 0x1f8,
+        KthreadFirstArgument = 0x1e0,
         KthreadPreviousMode = 0x1f6,
         EthreadCid = cid,
     };
@@ -54,6 +55,7 @@ internal static class BuiltInOffsets
         KthreadTeb = 0xf0,
         KthreadTrapFrame = 0x90,
         KthreadSystemCallNumber = 0x80,
+        KthreadFirstArgument = 0x88,
         KthreadPreviousMode = 0x232,
         EthreadCid = 0x478,
     };

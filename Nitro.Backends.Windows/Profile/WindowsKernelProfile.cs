@@ -93,6 +93,7 @@ public sealed class WindowsKernelProfile
             KthreadTeb = Need("_KTHREAD", "Teb"),
             KthreadTrapFrame = May("_KTHREAD", "TrapFrame"),
             KthreadSystemCallNumber = May("_KTHREAD", "SystemCallNumber"),
+            KthreadFirstArgument = May("_KTHREAD", "FirstArgument"),
             KthreadPreviousMode = May("_KTHREAD", "PreviousMode"),
             EthreadCid = Need("_ETHREAD", "Cid"),
             KpcrPrcb = Need("_KPCR", "Prcb"),
@@ -234,6 +235,7 @@ public sealed class WindowsKernelProfile
         Add("KTHREAD.Teb", o.KthreadTeb);
         Add("KTHREAD.TrapFrame", o.KthreadTrapFrame);
         Add("KTHREAD.SystemCallNumber", o.KthreadSystemCallNumber);
+        Add("KTHREAD.FirstArgument", o.KthreadFirstArgument);
         Add("KTHREAD.PreviousMode", o.KthreadPreviousMode);
         Add("ETHREAD.Cid", o.EthreadCid);
         Add("ETHREAD.Cid.UniqueThread", o.EthreadCid + 8);

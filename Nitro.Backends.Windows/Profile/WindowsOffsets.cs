@@ -50,6 +50,9 @@ public sealed record WindowsOffsets
     /// <summary>Gets <c>KTHREAD.SystemCallNumber</c>.</summary>
     public int? KthreadSystemCallNumber { get; init; }
 
+    /// <summary>Gets <c>KTHREAD.FirstArgument</c>, where the system-call entry stores argument 0 (R10) of the current call.</summary>
+    public int? KthreadFirstArgument { get; init; }
+
     /// <summary>Gets <c>KTHREAD.PreviousMode</c>.</summary>
     public int? KthreadPreviousMode { get; init; }
 

@@ -493,12 +493,27 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
         return false;
     }
 
-    /// <summary>A callback listener's trap at a handler: the event's registers already are the KTRAP_FRAME's.</summary>
+    /// <summary>
+    /// A callback listener's trap at a handler: the event's registers already are the KTRAP_FRAME's.
+    /// The entry stores argument 0 in <c>KTHREAD.FirstArgument</c> (the frame's R10 slot it never
+    /// writes); RDX, R8 and R9 are in the frame only for a thread being debugged.
+    /// </summary>
     private Syscall EnterFromSavedFrame(NitroEvent @event, TrapContext context, long number, ServiceName service)
     {
         var thread = FindCurrentThread(@event.Vcpu, @event.SpecialRegisters.Gs.Base);
         var user = @event.Registers;
         user.Rax = (ulong)number;
+        if (thread is not null && _profile.Offsets.KthreadFirstArgument is { } first)
+        {
+            try
+            {
+                user.R10 = _kernel.ReadUInt64(thread.Thread + (ulong)first);
+            }
+            catch (GuestMemoryException)
+            {
+                Statistics.AddMemoryError();
+            }
+        }
         var handle = @event.Handle?.ForSavedUserFrame(context.FrameAddress, KtrapFrame.AtHandler(_kernel, context.FrameAddress, _frameLayout, @event));
         var framed = new NitroEvent(@event.Vcpu, SyscallDirection.Enter, SyscallMechanism.Syscall, in user, in @event.SpecialRegisters, @event.Timestamp, handle) { Context = context };
         return Enter(framed, number, thread, service, gated: false, copied: true);
@@ -512,9 +527,16 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
             return Enter(@event, number, thread, service, gated: true);
         }
 
-        // At a handler the user's registers are in the KTRAP_FRAME; RAX there is the number.
+        // At a handler the user's RIP, RSP and flags are in the KTRAP_FRAME; the number is the handler's.
+        // The register arguments are where the x64 convention puts a function's first four, RCX, RDX,
+        // R8 and R9, at its first instruction: the kernel saves them to the frame only for a thread
+        // being debugged, so the frame's slots may be stale.
         var user = ReadTrapFrame(thread.TrapFrame);
         user.Rax = (ulong)number;
+        user.R10 = @event.Registers.Rcx;
+        user.Rdx = @event.Registers.Rdx;
+        user.R8 = @event.Registers.R8;
+        user.R9 = @event.Registers.R9;
         var handle = @event.Handle?.ForSavedUserFrame(thread.TrapFrame, KtrapFrame.AtHandler(_kernel, thread.TrapFrame, _frameLayout, @event));
         var framed = new NitroEvent(@event.Vcpu, SyscallDirection.Enter, SyscallMechanism.Syscall, in user, in @event.SpecialRegisters, @event.Timestamp, handle);
         return Enter(framed, number, thread, service, gated: true, copied: true);

@@ -327,17 +327,25 @@ internal sealed class SyntheticWindowsGuest
         r.Rflags = 0x246;
         WriteTrapFrame(thread, in r);
         WriteKernel32(thread.Ethread + (ulong)Offsets.KthreadSystemCallNumber!.Value, (uint)number);
+        WriteKernel64(thread.Ethread + (ulong)Offsets.KthreadFirstArgument!.Value, r.R10);
         var s = KernelRegisters(vcpu, process.Root);
         s.Gs.Base = thread.Teb;
         return new NitroEvent(vcpu, SyscallDirection.Enter, SyscallMechanism.Syscall, in r, in s, timestamp, handle);
     }
 
-    /// <summary>The trap at a handler's first instruction: kernel GS, kernel registers; the user registers are in the trap frame.</summary>
-    public NitroEvent AtHandler(int vcpu, GuestThread thread, string name, long timestamp = 1000)
+    /// <summary>
+    /// The trap at a handler's first instruction: kernel GS, kernel registers, the call's first four
+    /// arguments in RCX, RDX, R8, R9 as for any x64 function; the user's RIP, RSP and flags are in the trap frame.
+    /// </summary>
+    public NitroEvent AtHandler(int vcpu, GuestThread thread, string name, long timestamp = 1000, ulong[]? arguments = null)
     {
         Run(vcpu, thread);
         var r = default(Registers);
         r.Rip = Symbol(name);
+        r.Rcx = arguments is { Length: > 0 } ? arguments[0] : 0;
+        r.Rdx = arguments is { Length: > 1 } ? arguments[1] : 0;
+        r.R8 = arguments is { Length: > 2 } ? arguments[2] : 0;
+        r.R9 = arguments is { Length: > 3 } ? arguments[3] : 0;
         r.Rsp = KernelBase + 0x0100_0000;
         var s = KernelRegisters(vcpu, thread.Process.Root);
         return new NitroEvent(vcpu, SyscallDirection.Enter, SyscallMechanism.Syscall, in r, in s, timestamp);
@@ -360,6 +368,19 @@ internal sealed class SyntheticWindowsGuest
     {
         var stub = SyscallStubReader.Read(new MemoryStream((win32u ? Win32u : Ntdll)!), isLoadedImage: false).Single(s => s.Name == name);
         return (win32u ? Win32uBase : NtdllBase) + stub.Rva + 0x14;
+    }
+
+    /// <summary>
+    /// Overwrites the frame's RAX, RCX, RDX, R8, R9 and R10 slots with values of no call: a real
+    /// entry saves those registers only for a thread being debugged, so the slots hold whatever was there.
+    /// </summary>
+    public void StaleArgumentSlots(GuestThread thread)
+    {
+        var t = Offsets.TrapFrame;
+        foreach (var slot in new[] { t.Rax, t.Rcx, t.Rdx, t.R8, t.R9, t.R10 })
+        {
+            WriteKernel64(thread.TrapFrame + (ulong)slot, 0xDEAD_0000_0000_0000UL + (uint)slot);
+        }
     }
 
     public void WriteTrapFrame(GuestThread thread, in Registers r)

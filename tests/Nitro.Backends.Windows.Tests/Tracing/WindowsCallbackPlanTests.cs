@@ -30,7 +30,11 @@ public sealed class WindowsCallbackPlanTests
         Assert.That(plan.SyscallNumbers, Is.Null, "the points themselves select the calls");
 
         // What the plugin does at the NtOpenFile callback on vCPU 1, with nothing but the locator and guest RAM.
-        guest.Enter(1, thread, 0x33, [process.Allocate(8), 0x100001, process.ObjectAttributes(@"\??\C:\pagefile.sys"), process.Allocate(16), 1, 0x20]);
+        var handle = process.Allocate(8);
+        guest.Enter(1, thread, 0x33, [handle, 0x100001, process.ObjectAttributes(@"\??\C:\pagefile.sys"), process.Allocate(16), 1, 0x20]);
+
+        // The entry never writes the frame's R10 slot; argument 0 is in KTHREAD.FirstArgument.
+        guest.WriteKernel64(thread.TrapFrame + (ulong)guest.Offsets.TrapFrame.R10, 0xDEAD_0000_0000_0010);
         var frames = plan.Frames!;
         var kernel = new Nitro.Reactive.Memory.X86AddressSpace(guest.Memory, frames.KernelPageTableRoot);
         var prcb = Nitro.Reactive.Memory.VirtualMemoryExtensions.ReadUInt64(kernel, frames.PerVcpuTable + 8);
@@ -50,6 +54,7 @@ public sealed class WindowsCallbackPlanTests
         var call = backend.TraceOne(trap);
 
         Assert.That((call.Name, call.Number, call.ThreadId, call.Process!.Name), Is.EqualTo(("NtOpenFile", 0x33L, (long?)1004, "x.exe")));
+        Assert.That(call.Arguments[0], Is.EqualTo(handle), "argument 0 from KTHREAD.FirstArgument");
         Assert.That(call.Decoded["ObjectAttributes"], Is.EqualTo(@"\??\C:\pagefile.sys"));
         Assert.That(call.Decoded["OpenOptions"], Is.EqualTo("FILE_SYNCHRONOUS_IO_NONALERT"), "a stack argument through the frame's RSP");
     }

@@ -44,7 +44,7 @@ public sealed class WindowsTrapPlanTests
     }
 
     [Test]
-    public void At_a_handler_the_user_registers_come_from_the_ktrap_frame()
+    public void At_a_handler_the_register_arguments_are_live_and_the_user_registers_come_from_the_ktrap_frame()
     {
         var guest = Guests.Windows10(wine: false);
         var process = guest.AddProcess(1000, 4, "x.exe", null, "x.exe");
@@ -52,13 +52,17 @@ public sealed class WindowsTrapPlanTests
         var backend = new WindowsBackend(guest.Memory, guest.Profile, guest.Image);
         var plan = backend.CreatePlan(["NtOpenFile"]);
 
-        // The entry's registers reach the trap frame as the kernel saves them; the trap itself is at the handler.
-        guest.Enter(0, thread, 0x33, [process.Allocate(8), 0x100001, process.ObjectAttributes(@"\??\C:\boot.ini"), process.Allocate(16), 7, 0x60]);
-        var (live, _, pause) = GuestVcpu.Live(guest.AtHandler(0, thread, "NtOpenFile"));
+        // The entry saves the user's RIP, RSP and flags in the trap frame, not the argument registers
+        // (only for a thread being debugged): the handler finds those in RCX, RDX, R8 and R9.
+        ulong[] arguments = [process.Allocate(8), 0x100001, process.ObjectAttributes(@"\??\C:\boot.ini"), process.Allocate(16), 7, 0x60];
+        guest.Enter(0, thread, 0x33, arguments);
+        guest.StaleArgumentSlots(thread);
+        var (live, _, pause) = GuestVcpu.Live(guest.AtHandler(0, thread, "NtOpenFile", arguments: arguments));
         using (pause)
         {
             var call = backend.TraceOne(live);
             Assert.That((call.Name, call.Number, call.ThreadId), Is.EqualTo(("NtOpenFile", 0x33L, (long?)1004)));
+            Assert.That(Enumerable.Range(0, 6).Select(i => call.Arguments[i]), Is.EqualTo(arguments));
             Assert.That(call.Decoded["ObjectAttributes"], Is.EqualTo(@"\??\C:\boot.ini"));
             Assert.That(call.Decoded["ShareAccess"], Is.EqualTo("FILE_SHARE_READ|FILE_SHARE_WRITE|FILE_SHARE_DELETE"));
             Assert.That(call.Decoded["OpenOptions"], Is.EqualTo("FILE_SYNCHRONOUS_IO_NONALERT|FILE_NON_DIRECTORY_FILE"));
