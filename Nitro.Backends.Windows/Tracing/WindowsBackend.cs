@@ -112,7 +112,7 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
             throw new WindowsProfileException($"No system call entry to trap: {_points.Error}.");
         }
 
-        TrapPoint[] exits = _points.Exit is { } exit ? [exit] : [];
+        TrapPoint[] exits = [.. _points.Exits];
         if (syscalls is null || syscalls.Count == 0)
         {
             lock (_gate)
@@ -383,7 +383,7 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
                 return EnterAtHandler(@event, handler.Number, handler.Name);
             }
 
-            if (_points.Exit is { } exit && rip == exit.Address)
+            if (IsExitPoint(rip))
             {
                 return Exit(@event);
             }
@@ -397,7 +397,7 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
                 return Enter(@event, number, thread, null, gated: false);
             }
 
-            if (@event.Direction == SyscallDirection.Exit && _points.Exit is null)
+            if (@event.Direction == SyscallDirection.Exit && _points.Exits.Count == 0)
             {
                 return Exit(@event);
             }
@@ -517,6 +517,19 @@ public sealed class WindowsBackend : SyscallBackend, ITrapPlanner
         var handle = @event.Handle?.ForSavedUserFrame(context.FrameAddress, KtrapFrame.AtHandler(_kernel, context.FrameAddress, _frameLayout, @event));
         var framed = new NitroEvent(@event.Vcpu, SyscallDirection.Enter, SyscallMechanism.Syscall, in user, in @event.SpecialRegisters, @event.Timestamp, handle) { Context = context };
         return Enter(framed, number, thread, service, gated: false, copied: true);
+    }
+
+    private bool IsExitPoint(ulong rip)
+    {
+        foreach (var exit in _points.Exits)
+        {
+            if (exit.Address == rip)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private Syscall EnterAtHandler(NitroEvent @event, long number, ServiceName service)

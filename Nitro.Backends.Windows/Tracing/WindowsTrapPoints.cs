@@ -10,7 +10,8 @@ namespace Nitro.Backends.Windows.Tracing;
 /// instructions a breakpoint listener can emulate are trapped: the <c>swapgs</c> that begins
 /// <c>KiSystemCall64</c> and <c>KiSystemCall64Shadow</c> (whichever MSR_LSTAR points to fires;
 /// the user registers are still live there), the <c>swapgs</c> before <c>sysretq</c> on the way
-/// out from <c>KiSystemServiceExit</c> (RAX is the NTSTATUS there), and the first instruction of
+/// out from <c>KiSystemServiceExit</c> and, with KVA shadowing, <c>KiKernelSysretExit</c> (RAX is
+/// the NTSTATUS there), and the first instruction of
 /// a requested handler when it has no effect (a NOP form) or is a direct jump.
 /// </summary>
 internal sealed class WindowsTrapPoints
@@ -43,28 +44,24 @@ internal sealed class WindowsTrapPoints
         }
 
         Entries = entries;
-        if (profile.TryGetSymbol("KiSystemServiceExit", out var exitRva))
+        var exits = new List<TrapPoint>();
+        if (FindSysret(profile, kernelBase, "KiSystemServiceExit", errors) is { } exit)
         {
-            var code = Decode(kernelBase + exitRva, MaxScan);
-            for (var i = 0; i + 1 < code.Count; i++)
-            {
-                if (code[i].Mnemonic == Mnemonic.Swapgs && code[i + 1].Mnemonic == Mnemonic.Sysretq)
-                {
-                    Exit = new TrapPoint(code[i].IP, TrapRole.SyscallExit, TrapEmulation.SwapGs, code[i].Length);
-                    break;
-                }
-            }
-
-            if (Exit is null)
-            {
-                errors.Add($"no swapgs; sysretq within {MaxScan} bytes of KiSystemServiceExit (0x{kernelBase + exitRva:x})");
-            }
+            exits.Add(exit);
         }
-        else if (profile.HasSymbols)
+        else if (profile.HasSymbols && !profile.TryGetSymbol("KiSystemServiceExit", out _))
         {
             errors.Add("the symbol table has no KiSystemServiceExit");
         }
 
+        // With KVA shadowing (the Meltdown mitigation, in 7 SP1 and 10 builds since 2018) the exit
+        // can leave through KiKernelSysretExit instead, with its own swapgs and sysretq.
+        if (FindSysret(profile, kernelBase, "KiKernelSysretExit", errors) is { } shadowExit)
+        {
+            exits.Add(shadowExit);
+        }
+
+        Exits = exits;
         Error = entries.Count == 0
             ? (profile.HasSymbols ? string.Join("; ", errors) : $"{profile.Name} has offsets only, no kernel symbols: breakpoints need the build's symbol table") is { Length: > 0 } e ? e : "no system call entry found"
             : errors.Count > 0 ? string.Join("; ", errors) : null;
@@ -73,8 +70,8 @@ internal sealed class WindowsTrapPoints
     /// <summary>The entry points found (one or both of KiSystemCall64 / KiSystemCall64Shadow).</summary>
     public IReadOnlyList<TrapPoint> Entries { get; }
 
-    /// <summary>The <c>swapgs</c> before <c>sysretq</c>, or <see langword="null"/>.</summary>
-    public TrapPoint? Exit { get; }
+    /// <summary>The <c>swapgs</c> before <c>sysretq</c> of <c>KiSystemServiceExit</c> and of <c>KiKernelSysretExit</c>, those found.</summary>
+    public IReadOnlyList<TrapPoint> Exits { get; }
 
     /// <summary>What could not be found, or <see langword="null"/>.</summary>
     public string? Error { get; }
@@ -95,6 +92,27 @@ internal sealed class WindowsTrapPoints
             Mnemonic.Jmp when first.Op0Kind == OpKind.NearBranch64 => new TrapPoint(address, TrapRole.Handler, TrapEmulation.Jump, first.Length, name) { JumpTarget = first.NearBranchTarget },
             _ => null,
         };
+    }
+
+    /// <summary>The <c>swapgs</c> right before a <c>sysretq</c> in the first bytes of <paramref name="symbol"/>; null (and an error) when it has none, null alone when the table has no such symbol.</summary>
+    private TrapPoint? FindSysret(WindowsKernelProfile profile, ulong kernelBase, string symbol, List<string> errors)
+    {
+        if (!profile.TryGetSymbol(symbol, out var rva))
+        {
+            return null;
+        }
+
+        var code = Decode(kernelBase + rva, MaxScan);
+        for (var i = 0; i + 1 < code.Count; i++)
+        {
+            if (code[i].Mnemonic == Mnemonic.Swapgs && code[i + 1].Mnemonic == Mnemonic.Sysretq)
+            {
+                return new TrapPoint(code[i].IP, TrapRole.SyscallExit, TrapEmulation.SwapGs, code[i].Length);
+            }
+        }
+
+        errors.Add($"no swapgs; sysretq within {MaxScan} bytes of {symbol} (0x{kernelBase + rva:x})");
+        return null;
     }
 
     private List<Instruction> Decode(ulong address, int length)

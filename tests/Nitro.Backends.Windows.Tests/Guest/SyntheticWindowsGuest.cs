@@ -127,6 +127,9 @@ internal sealed class SyntheticWindowsGuest
 
     public ulong ExitAddress => Symbol("KiSystemServiceExit") + ExitOffset;
 
+    /// <summary>Gets the exit's swapgs in KiKernelSysretExit (the KVA-shadow exit; both tables have the symbol).</summary>
+    public ulong ShadowExitAddress => Symbol("KiKernelSysretExit") + ExitOffset;
+
     /// <summary>The special registers of kernel mode on vCPU <paramref name="vcpu"/> (GS base = its KPCR).</summary>
     public SpecialRegisters KernelRegisters(int vcpu = 0, ulong? cr3 = null)
     {
@@ -352,12 +355,12 @@ internal sealed class SyntheticWindowsGuest
     }
 
     /// <summary>The trap at the swapgs before sysretq: RAX holds the status, GS is still the kernel's.</summary>
-    public NitroEvent Exit(int vcpu, GuestThread thread, ulong status, VcpuHandle? handle = null, long timestamp = 5000)
+    public NitroEvent Exit(int vcpu, GuestThread thread, ulong status, VcpuHandle? handle = null, long timestamp = 5000, ulong? rip = null)
     {
         Run(vcpu, thread);
         var r = default(Registers);
         r.Rax = status;
-        r.Rip = ExitAddress;
+        r.Rip = rip ?? ExitAddress;
         r.Rsp = KernelBase + 0x0100_0000;
         var s = KernelRegisters(vcpu, thread.Process.Root);
         return new NitroEvent(vcpu, SyscallDirection.Exit, SyscallMechanism.Syscall, in r, in s, timestamp, handle);
@@ -546,6 +549,7 @@ internal sealed class SyntheticWindowsGuest
         WriteKernel(Symbol("KiSystemCall64"), s_entryCode);
         WriteKernel(Symbol("KiSystemCall64Shadow"), s_entryCode);
         WriteKernel(Symbol("KiSystemServiceExit"), s_exitCode);
+        WriteKernel(Symbol("KiKernelSysretExit"), s_exitCode);
     }
 }
 

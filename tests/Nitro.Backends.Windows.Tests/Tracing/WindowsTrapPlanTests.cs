@@ -21,7 +21,11 @@ public sealed class WindowsTrapPlanTests
             (guest.Symbol("KiSystemCall64"), TrapRole.SyscallEntry, TrapEmulation.SwapGs, 3),
             (guest.Symbol("KiSystemCall64Shadow"), TrapRole.SyscallEntry, TrapEmulation.SwapGs, 3),
         }));
-        Assert.That(plan.ExitPoints.Select(p => (p.Address, p.Role, p.Emulation)), Is.EqualTo(new[] { (guest.ExitAddress, TrapRole.SyscallExit, TrapEmulation.SwapGs) }));
+        Assert.That(plan.ExitPoints.Select(p => (p.Address, p.Role, p.Emulation)), Is.EqualTo(new[]
+        {
+            (guest.ExitAddress, TrapRole.SyscallExit, TrapEmulation.SwapGs),
+            (guest.ShadowExitAddress, TrapRole.SyscallExit, TrapEmulation.SwapGs),
+        }));
         Assert.That(plan.ExitGate, Is.Null);
         Assert.That(plan.SyscallNumbers, Is.Null);
         Assert.That(backend.TrapError, Is.Null);
@@ -110,6 +114,23 @@ public sealed class WindowsTrapPlanTests
 
         var error = Assert.Throws<ArgumentException>(() => backend.CreatePlan(["NtNoSuchCall"]));
         Assert.That(error!.Message, Does.Contain("NtNoSuchCall"));
+    }
+
+    [TestCase("7")]
+    [TestCase("10")]
+    public void An_exit_through_the_kva_shadow_exit_pairs_with_its_entry(string version)
+    {
+        var guest = version == "7" ? Guests.Windows7(wine: false) : Guests.Windows10(wine: false);
+        var thread = guest.AddThread(guest.AddProcess(1000, 4, "x.exe", null, null), 1004);
+        var backend = new WindowsBackend(guest.Memory, guest.Profile, guest.Image);
+        backend.CreatePlan(null);
+
+        var entry = backend.TraceOne(guest.Enter(0, thread, guest.NumberOf("NtClose"), [8], rip: guest.Symbol("KiSystemCall64Shadow")));
+        var exit = backend.TraceOne(guest.Exit(0, thread, 0xC000_0008, rip: guest.ShadowExitAddress));
+
+        Assert.That((entry.Name, entry.Direction), Is.EqualTo(("NtClose", SyscallDirection.Enter)));
+        Assert.That((exit.Name, exit.Direction, exit.Entry), Is.EqualTo(("NtClose", SyscallDirection.Exit, (object?)entry)));
+        Assert.That(exit.Decoded["status"], Is.EqualTo("STATUS_INVALID_HANDLE"));
     }
 
     [Test]
