@@ -88,9 +88,10 @@ public sealed class LiveCommandTests
     // and the guest crashed after its first call while the command reported success.
     // The plugin holds the guest's first user-mode instruction, so it sees the default workload
     // whole. The gdbstub has no hold: it attaches once the kernel profile is read (8 s once under
-    // CI's load), by which time the default workload had mostly run; its guest runs a workload
-    // that lasts 30 s, so a late attach still has most of it to trace.
-    [TestCase("gdbstub", "i=0; while [ $i -lt 30 ]; do uname -a; sleep 1; i=$((i+1)); done")]
+    // CI's load), by which time the default workload had mostly run; its guest waits 20 s before
+    // a shorter workload (1,436 calls traced when the attach took 8 s; a loop of uname and sleep
+    // for 30 s took 71-117 s to trace).
+    [TestCase("gdbstub", "sleep 20; cat /etc/passwd > /dev/null; ls / > /dev/null; uname -a")]
     [TestCase("plugin", null)]
     [Category("Integration")]
     [CancelAfter(400_000)]
