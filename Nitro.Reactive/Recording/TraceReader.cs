@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using System.Text;
@@ -36,7 +37,8 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
     private readonly PipeReader _pipe;
     private readonly string? _fileName;
-    private readonly List<string> _strings = [];
+    private string[] _strings = new string[64];
+    private int _stringCount;
     private (byte[]? Section, bool HasParentPid, Process Process)[]? _processes;
     private (byte[] Section, IReadOnlyDictionary<string, object?> Map)[]? _decodedCache;
     private VcpuState[] _vcpus = [];
@@ -591,13 +593,15 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             ThrowEventLength(recordOffset, body.Length);
         }
 
-        var vcpu = BinaryPrimitives.ReadUInt16LittleEndian(body);
-        var direction = body[2];
-        var mechanism = body[3];
-        var flags = body[4];
+        // u16 vcpu, u8 direction, u8 mechanism, u8 flags, 3 reserved zero bytes: one read, one mask
+        // for "direction, mechanism and flags are 0 or 1 and the reserved bytes are 0".
+        var head = BinaryPrimitives.ReadUInt64LittleEndian(body);
+        var vcpu = (ushort)head;
+        var direction = (byte)(head >> 16);
+        var mechanism = (byte)(head >> 24);
+        var flags = (byte)(head >> 32);
         var withSregs = flags == TraceFormat.EventHasSpecialRegisters;
-        if (vcpu >= TraceFormat.MaxVcpus || direction > 1 || mechanism > 1 || flags > 1 || body[5] != 0 || body[6] != 0 || body[7] != 0 ||
-            withSregs != (body.Length == TraceFormat.EventWithSregsSize))
+        if (vcpu >= TraceFormat.MaxVcpus || (head & 0xFFFF_FFFE_FEFE_0000UL) != 0 || withSregs != (body.Length == TraceFormat.EventWithSregsSize))
         {
             ThrowEventFields(recordOffset, vcpu, direction, mechanism, flags);
         }
@@ -629,6 +633,87 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     private void ReadSyscall(ReadOnlySpan<byte> body, ReadOnlySpan<byte> payload, long recordOffset, ITraceVisitor visitor)
     {
         var reader = new BodyReader(this, body, recordOffset);
+        if (!TryReadSyscallHead(body, out var head))
+        {
+            ReadSyscallHead(ref reader, recordOffset, out head);
+        }
+        else
+        {
+            reader.Position = SyscallHead.Size;
+        }
+
+        var flags = head.Flags;
+        long? threadId = (flags & TraceFormat.SyscallHasThreadId) != 0 ? reader.Int64() : null;
+        Process? process = null;
+        if ((flags & TraceFormat.SyscallHasProcess) != 0)
+        {
+            process = ReadProcess(ref reader, body, (flags & TraceFormat.SyscallHasParentPid) != 0);
+        }
+
+        var decoded = ReadDecoded(ref reader, body);
+        if (!reader.AtEnd)
+        {
+            ThrowSyscallLeftOver(recordOffset);
+        }
+
+        _syscalls++;
+        if (NameFilter is { } filter && !filter.Wants(head.NameId, head.Name))
+        {
+            // Checked as a delivered record would be at its Emit, so that disposal stops the read here too.
+            filter.CancellationToken.ThrowIfCancellationRequested();
+            return;
+        }
+
+        var vcpu = head.Vcpu;
+        ref var state = ref _vcpus[vcpu];
+        var record = new TraceSyscallRecord(vcpu, head.Number, head.Name, head.FullName, head.Convention, threadId, process, decoded, recordOffset);
+        ref readonly var registers = ref state.RegistersAt != 0
+            ? ref MemoryMarshal.AsRef<Registers>(payload.Slice(state.RegistersAt - 1, Registers.Size))
+            : ref state.Registers;
+        visitor.OnSyscall(new TraceEventView(vcpu, state.Direction, state.Mechanism, state.Timestamp, state.Changed, state.Offset, in registers, in state.SpecialRegisters), in record);
+    }
+
+    /// <summary>
+    /// The fixed fields of an ordinary system call record (a known vCPU, known flags, three
+    /// interned strings, the last calling convention or another known one) in one read. Anything
+    /// else returns <see langword="false"/> having changed nothing, and the record goes through
+    /// <see cref="ReadSyscallHead"/>, which reads the same fields one by one and fails where they are damaged.
+    /// </summary>
+    private bool TryReadSyscallHead(ReadOnlySpan<byte> body, out SyscallFields head)
+    {
+        head = default;
+        if (body.Length < SyscallHead.Size)
+        {
+            return false;
+        }
+
+        var raw = MemoryMarshal.Read<SyscallHead>(body);
+        var defined = (uint)_stringCount;
+        if (raw.Vcpu >= (uint)_vcpus.Length || !_vcpus[raw.Vcpu].HasSpecialRegisters || (raw.Flags & ~7) != 0 || raw.Reserved != 0 ||
+            raw.Name >= defined || raw.FullName >= defined || raw.Convention >= defined)
+        {
+            return false;
+        }
+
+        var strings = _strings;
+        var conventionName = strings[raw.Convention];
+        if (!ReferenceEquals(conventionName, _lastConventionName))
+        {
+            if (!CallingConvention.TryGetByName(conventionName, out var found))
+            {
+                return false;
+            }
+
+            (_lastConventionName, _lastConvention) = (conventionName, found);
+        }
+
+        head = new SyscallFields(raw.Vcpu, raw.Flags, raw.Number, raw.Name, strings[raw.Name], strings[raw.FullName], _lastConvention!);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReadSyscallHead(ref BodyReader reader, long recordOffset, out SyscallFields head)
+    {
         var vcpu = reader.UInt16();
         var flags = reader.Byte();
         var reserved = reader.Byte();
@@ -656,35 +741,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             (_lastConventionName, _lastConvention) = (conventionName, found);
         }
 
-        var convention = _lastConvention!;
-
-        long? threadId = (flags & TraceFormat.SyscallHasThreadId) != 0 ? reader.Int64() : null;
-        Process? process = null;
-        if ((flags & TraceFormat.SyscallHasProcess) != 0)
-        {
-            process = ReadProcess(ref reader, body, (flags & TraceFormat.SyscallHasParentPid) != 0);
-        }
-
-        var decoded = ReadDecoded(ref reader, body);
-        if (!reader.AtEnd)
-        {
-            throw Damaged(recordOffset, "a system call record has bytes left over after its last field");
-        }
-
-        _syscalls++;
-        if (NameFilter is { } filter && !filter.Wants(nameId, name))
-        {
-            // Checked as a delivered record would be at its Emit, so that disposal stops the read here too.
-            filter.CancellationToken.ThrowIfCancellationRequested();
-            return;
-        }
-
-        ref var state = ref _vcpus[vcpu];
-        var record = new TraceSyscallRecord(vcpu, number, name, fullName, convention, threadId, process, decoded, recordOffset);
-        ref readonly var registers = ref state.RegistersAt != 0
-            ? ref MemoryMarshal.AsRef<Registers>(payload.Slice(state.RegistersAt - 1, Registers.Size))
-            : ref state.Registers;
-        visitor.OnSyscall(new TraceEventView(vcpu, state.Direction, state.Mechanism, state.Timestamp, state.Changed, state.Offset, in registers, in state.SpecialRegisters), in record);
+        head = new SyscallFields(vcpu, flags, number, nameId, name, fullName, _lastConvention!);
     }
 
     /// <summary>
@@ -817,9 +874,9 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         }
 
         var id = BinaryPrimitives.ReadUInt32LittleEndian(body);
-        if (id != (uint)_strings.Count || _strings.Count >= TraceFormat.MaxInternedStrings)
+        if (id != (uint)_stringCount || _stringCount >= TraceFormat.MaxInternedStrings)
         {
-            throw Damaged(recordOffset, $"string id {id} is out of order (expected {_strings.Count}, at most {TraceFormat.MaxInternedStrings})");
+            throw Damaged(recordOffset, $"string id {id} is out of order (expected {_stringCount}, at most {TraceFormat.MaxInternedStrings})");
         }
 
         var bytes = body[4..];
@@ -828,7 +885,12 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             throw Damaged(recordOffset, $"string {id} is not valid UTF-8");
         }
 
-        _strings.Add(Encoding.UTF8.GetString(bytes));
+        if (_stringCount == _strings.Length)
+        {
+            Array.Resize(ref _strings, _strings.Length * 2);
+        }
+
+        _strings[_stringCount++] = Encoding.UTF8.GetString(bytes);
     }
 
     private void ReadEnd(ReadOnlySpan<byte> body, long recordOffset)
@@ -842,14 +904,14 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         var syscalls = BinaryPrimitives.ReadUInt64LittleEndian(body[8..]);
         var strings = BinaryPrimitives.ReadUInt64LittleEndian(body[16..]);
         var sequence = BinaryPrimitives.ReadUInt64LittleEndian(body[24..]);
-        if (events != (ulong)_events || syscalls != (ulong)_syscalls || strings != (ulong)_strings.Count || sequence != _sequence)
+        if (events != (ulong)_events || syscalls != (ulong)_syscalls || strings != (ulong)_stringCount || sequence != _sequence)
         {
             throw Damaged(recordOffset,
-                $"the end record counts {events} events, {syscalls} system calls, {strings} strings in block {sequence}, but the file holds {_events}, {_syscalls}, {_strings.Count} and this is block {_sequence}");
+                $"the end record counts {events} events, {syscalls} system calls, {strings} strings in block {sequence}, but the file holds {_events}, {_syscalls}, {_stringCount} and this is block {_sequence}");
         }
 
         _ended = true;
-        Totals = new TraceTotals(_events, _syscalls, _strings.Count, _sequence + 1);
+        Totals = new TraceTotals(_events, _syscalls, _stringCount, _sequence + 1);
     }
 
     private ref VcpuState Vcpu(int vcpu)
@@ -897,7 +959,27 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     private void ThrowSyscallFlags(long offset, byte flags) => throw Damaged(offset, $"a system call record with unknown flags 0x{flags:x2}");
 
     [DoesNotReturn]
+    private void ThrowSyscallLeftOver(long offset) => throw Damaged(offset, "a system call record has bytes left over after its last field");
+
+    [DoesNotReturn]
     private void ThrowUnknownConvention(long offset, string name) => throw Damaged(offset, $"unknown calling convention '{name}'");
+
+    /// <summary>The fixed start of a system call record: vcpu, flags, reserved, number and three string ids.</summary>
+    [StructLayout(LayoutKind.Sequential, Pack = 1)]
+    private readonly struct SyscallHead
+    {
+        public const int Size = 24;
+
+        public readonly ushort Vcpu;
+        public readonly byte Flags;
+        public readonly byte Reserved;
+        public readonly long Number;
+        public readonly uint Name;
+        public readonly uint FullName;
+        public readonly uint Convention;
+    }
+
+    private readonly record struct SyscallFields(int Vcpu, byte Flags, long Number, uint NameId, string Name, string FullName, CallingConvention Convention);
 
     private struct VcpuState
     {
@@ -960,13 +1042,12 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
                 return Inline();
             }
 
-            var strings = _owner._strings;
-            if (id >= (uint)strings.Count)
+            if (id >= (uint)_owner._stringCount)
             {
                 ThrowUndefinedString(id);
             }
 
-            return strings[(int)id];
+            return _owner._strings[id];
         }
 
         public string Inline()
@@ -975,6 +1056,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             return Utf8.IsValid(bytes) ? Encoding.UTF8.GetString(bytes) : throw Fail("a string is not valid UTF-8");
         }
 
+        [MethodImpl(MethodImplOptions.NoInlining)]
         public IReadOnlyDictionary<string, object?>? Map()
         {
             var count = UInt16();
@@ -1079,6 +1161,6 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
         [DoesNotReturn]
         private readonly void ThrowUndefinedString(uint id) =>
-            throw Fail($"string id {id} is not defined (the trace has defined {_owner._strings.Count} so far)");
+            throw Fail($"string id {id} is not defined (the trace has defined {_owner._stringCount} so far)");
     }
 }
