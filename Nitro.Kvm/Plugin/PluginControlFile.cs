@@ -236,6 +236,8 @@ internal sealed unsafe class PluginControlFile : IDisposable
 
     private byte* Checked(int offset, int length)
     {
+        // Reading an unmapped view would crash the process, not throw.
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (offset < 0 || offset > _length - length)
         {
             throw new ArgumentOutOfRangeException(nameof(offset), offset, $"Outside the {_length}-byte control file.");

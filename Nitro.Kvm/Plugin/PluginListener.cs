@@ -40,6 +40,7 @@ public sealed class PluginListener : INitroListener
     private readonly Lock _gate = new();
     private Session? _session;
     private PluginListenerStatistics _last;
+    private PluginListenerStatistics? _final;
     private TaskCompletionSource _attached = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _disposed;
     private long _nudges;
@@ -49,6 +50,7 @@ public sealed class PluginListener : INitroListener
         _control = control;
         _memory = memory;
         Options = options;
+        VcpuCount = control.VcpuCount;
     }
 
     /// <summary>Gets the options.</summary>
@@ -58,7 +60,7 @@ public sealed class PluginListener : INitroListener
     public TrapStyle Style => TrapStyle.Callback;
 
     /// <summary>Gets the number of vCPUs of the guest (one host thread each while attached).</summary>
-    public int VcpuCount => _control.VcpuCount;
+    public int VcpuCount { get; }
 
     /// <summary>Gets a value indicating whether a subscription is attached (it ends on disposal, an error or the guest's exit).</summary>
     public bool IsAttached
@@ -75,15 +77,16 @@ public sealed class PluginListener : INitroListener
     /// <summary>Gets the control file.</summary>
     public string ControlPath => _control.Path;
 
-    /// <summary>Gets the counters of the plugin (summed over vCPUs) and of this host.</summary>
+    /// <summary>Gets the counters of the plugin (summed over vCPUs) and of this host; after disposal, those it had then.</summary>
     public PluginListenerStatistics Statistics
     {
         get
         {
             lock (_gate)
             {
-                // The plugin's counters go on while no host is attached (unattended, lost): always read them live.
-                return Snapshot(_session);
+                // The plugin's counters go on while no host is attached (unattended, lost): read them
+                // live while the control file is mapped.
+                return _final ?? Snapshot(_session);
             }
         }
     }
@@ -242,7 +245,13 @@ public sealed class PluginListener : INitroListener
         // did not finish in time (an observer that never returns) keeps it mapped rather than crash.
         if (session is null || session.RequestDetachAndWait())
         {
-            _control.Dispose();
+            lock (_gate)
+            {
+                // Read once more while mapped: a reader of Statistics after disposal (a summary line)
+                // must not touch the unmapped file.
+                _final = Snapshot(null);
+                _control.Dispose();
+            }
         }
 
         return ValueTask.CompletedTask;
@@ -253,7 +262,7 @@ public sealed class PluginListener : INitroListener
         long Sum(int field)
         {
             long total = 0;
-            for (var vcpu = 0; vcpu < _control.VcpuCount; vcpu++)
+            for (var vcpu = 0; vcpu < VcpuCount; vcpu++)
             {
                 total += (long)Volatile.Read(ref _control.U64(PluginControlFile.VcpuOffset(vcpu, field)));
             }

@@ -81,6 +81,28 @@ public sealed class PluginControlFileTests
         Assert.That((file.PluginHasRamFile, file.U64(PluginProtocol.Header.RamAddress), file.U64(PluginProtocol.Header.RamSize)), Is.EqualTo((false, 0x7000_0000UL, 1UL << 20)));
     }
 
+    // Found running the README's demo: its summary line read the statistics after the session had
+    // ended, from the unmapped control file, and the process died of an access violation.
+    [Test]
+    public async Task Statistics_after_disposal_are_the_last_ones_and_the_unmapped_file_is_never_read()
+    {
+        var control = Path.Combine(_directory, "trap.ctl");
+        using var qemu = BareQemu.Start(control);
+        await qemu.WaitForControlFileAsync();
+        using var memory = new ProcessMemoryGuestMemory(qemu.Pid, 0x1000, 4096);
+        var listener = await PluginListener.ConnectAsync(control, memory, null, TimeSpan.FromSeconds(10));
+        var before = listener.Statistics;
+
+        await listener.DisposeAsync();
+
+        Assert.That(listener.Statistics, Is.EqualTo(before), "no trap happened in between");
+        Assert.That(listener.VcpuCount, Is.EqualTo(1));
+
+        var file = PluginControlFile.Open(control);
+        file.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => _ = file.U64(PluginProtocol.Header.RamSize), "a disposed control file throws instead of reading unmapped memory");
+    }
+
     /// <summary>qemu-system-x86_64 with no machine, paused, loading the trap plugin; stopped by pid on disposal.</summary>
     private sealed class BareQemu : IDisposable
     {

@@ -34,6 +34,24 @@ public sealed class BundledTraceTests
         Assert.That(output, Does.Match($@"system calls\s*│\s*{calls:N0}\s*│"));
     }
 
+    // The README's main job. Its summary once read the plugin's statistics from the control file
+    // the ended session had unmapped, and the process died of an access violation after tracing.
+    [Test]
+    [Category("Integration")]
+    [CancelAfter(240_000)]
+    public async Task Demo_live_traces_the_bundled_guest_until_it_powers_off_and_prints_the_summary(CancellationToken cancellationToken)
+    {
+        var (code, output, error) = await CliRunner.RunAsync(cancellationToken, "demo", "--timeout", "180");
+
+        Assert.That(code, Is.EqualTo(NitroCommand.Ok), error);
+        Assert.That(error, Does.Contain("through the trap plugin").And.Contain(", 0 lost"));
+        Assert.That(output, Does.Contain("live: Linux ").And.Contain("the guest powered off"));
+        var calls = Regex.Match(output, @"system calls\s*│\s*(?<calls>[\d,]+)\s*│", RegexOptions.ExplicitCapture, TimeSpan.FromSeconds(1));
+        Assert.That(calls.Success, Is.True, output);
+        Assert.That(int.Parse(calls.Groups["calls"].Value, System.Globalization.NumberStyles.AllowThousands, System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThan(300));
+        Assert.That(error, Does.Contain($"{calls.Groups["calls"].Value.Replace(",", string.Empty, StringComparison.Ordinal)} calls from"), "the summary counts what the statistics line counted");
+    }
+
     [Test]
     public async Task Demo_replay_summary_has_the_counts_of_the_trace()
     {
