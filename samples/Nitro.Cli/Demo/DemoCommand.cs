@@ -33,7 +33,7 @@ internal static class DemoCommand
                 return ReplayAsync(console, file?.FullName, result.GetValue(speed), timeout, cancellationToken);
             }
 
-            var session = new LiveSessionOptions { Kernel = string.Empty, Vcpus = result.GetValue(live.Vcpus), Listener = live.ListenerOf(result), Plugin = new Nitro.Kvm.Plugin.PluginListenerOptions { Mode = live.PluginModeOf(result) } };
+            var session = new LiveSessionOptions { Kernel = string.Empty, Vcpus = result.GetValue(live.Vcpus), BootTimeout = TimeSpan.FromSeconds(result.GetValue(live.BootTimeout)), Listener = live.ListenerOf(result), Plugin = new Nitro.Kvm.Plugin.PluginListenerOptions { Mode = live.PluginModeOf(result) } };
             return LiveAsync(console, session, result.GetValue(speed), timeout, cancellationToken);
         });
         return command;
