@@ -63,23 +63,10 @@ public sealed class TraceMachineTests
     [CancelAfter(240_000)]
     public async Task A_machine_labelled_windows_is_scanned_for_a_windows_kernel_and_refused_clearly_when_it_has_none()
     {
-        var (kernel, initrd) = TestGuest.Default;
         var conf = Directory.CreateTempSubdirectory("nitro-trace-windows-").FullName;
         try
         {
-            var path = Path.Combine(conf, "qemu.conf");
-            await File.WriteAllTextAsync(path, $"""
-                [qemu]
-                machines = guest1
-
-                [guest1]
-                label = not-windows
-                platform = windows
-                ip = 10.0.2.15
-                kernel = {kernel}
-                initrd = {initrd}
-                append = quiet panic=-1 nitro.workload="sleep 60"
-                """);
+            var path = await WriteQemuConfAsync(conf, "not-windows", "windows", "quiet panic=-1 nitro.workload=\"sleep 60\"");
 
             var (code, output, error) = await RunAsync("trace", "--machine", "not-windows", "--conf", path, "--listener", "plugin", "--syscall", "NtCreateFile", "--boot-timeout", "10", "--timeout", "60");
 
@@ -99,23 +86,10 @@ public sealed class TraceMachineTests
     [CancelAfter(240_000)]
     public async Task Traces_a_machine_the_qemu_machinery_starts_and_stops_it()
     {
-        var (kernel, initrd) = TestGuest.Default;
         var conf = Directory.CreateTempSubdirectory("nitro-trace-machine-").FullName;
         try
         {
-            var path = Path.Combine(conf, "qemu.conf");
-            await File.WriteAllTextAsync(path, $"""
-                [qemu]
-                machines = guest1
-
-                [guest1]
-                label = traced-guest
-                platform = linux
-                ip = 10.0.2.15
-                kernel = {kernel}
-                initrd = {initrd}
-                append = quiet panic=-1 nitro.wait
-                """);
+            var path = await WriteQemuConfAsync(conf, "traced-guest", "linux", "quiet panic=-1 nitro.wait");
 
             var (code, output, error) = await RunAsync("trace", "--machine", "traced-guest", "--conf", path, "--syscall", "execve", "--format", "jsonl", "--timeout", "180");
 
@@ -186,6 +160,26 @@ public sealed class TraceMachineTests
         {
             Directory.Delete(conf, recursive: true);
         }
+    }
+
+    /// <summary>Writes conf/qemu.conf with one machine that boots the test guest; returns its path.</summary>
+    private static async Task<string> WriteQemuConfAsync(string directory, string label, string platform, string append)
+    {
+        var (kernel, initrd) = TestGuest.Default;
+        var path = Path.Combine(directory, "qemu.conf");
+        await File.WriteAllTextAsync(path, $"""
+            [qemu]
+            machines = guest1
+
+            [guest1]
+            label = {label}
+            platform = {platform}
+            ip = 10.0.2.15
+            kernel = {kernel}
+            initrd = {initrd}
+            append = {append}
+            """);
+        return path;
     }
 
     private static bool QemuGone(string name) => Nitro.Kvm.Nitro.QemuProcessFinder.FromProcessList(name) is null;
