@@ -319,10 +319,10 @@ internal sealed class SyntheticWindowsGuest
 
         var r = default(Registers);
         r.Rax = (ulong)number;
-        r.R10 = arguments.Length > 0 ? arguments[0] : 0;
-        r.Rdx = arguments.Length > 1 ? arguments[1] : 0;
-        r.R8 = arguments.Length > 2 ? arguments[2] : 0;
-        r.R9 = arguments.Length > 3 ? arguments[3] : 0;
+        r.R10 = Argument(arguments, 0);
+        r.Rdx = Argument(arguments, 1);
+        r.R8 = Argument(arguments, 2);
+        r.R9 = Argument(arguments, 3);
         r.Rcx = returnAddress ?? 0x7FF0_0000_1234;
         r.R11 = 0x246;
         r.Rsp = rsp;
@@ -345,14 +345,16 @@ internal sealed class SyntheticWindowsGuest
         Run(vcpu, thread);
         var r = default(Registers);
         r.Rip = Symbol(name);
-        r.Rcx = arguments is { Length: > 0 } ? arguments[0] : 0;
-        r.Rdx = arguments is { Length: > 1 } ? arguments[1] : 0;
-        r.R8 = arguments is { Length: > 2 } ? arguments[2] : 0;
-        r.R9 = arguments is { Length: > 3 } ? arguments[3] : 0;
+        r.Rcx = Argument(arguments, 0);
+        r.Rdx = Argument(arguments, 1);
+        r.R8 = Argument(arguments, 2);
+        r.R9 = Argument(arguments, 3);
         r.Rsp = KernelBase + 0x0100_0000;
         var s = KernelRegisters(vcpu, thread.Process.Root);
         return new NitroEvent(vcpu, SyscallDirection.Enter, SyscallMechanism.Syscall, in r, in s, timestamp);
     }
+
+    private static ulong Argument(ulong[]? arguments, int index) => arguments is not null && index < arguments.Length ? arguments[index] : 0;
 
     /// <summary>The trap at the swapgs before sysretq: RAX holds the status, GS is still the kernel's.</summary>
     public NitroEvent Exit(int vcpu, GuestThread thread, ulong status, VcpuHandle? handle = null, long timestamp = 5000, ulong? rip = null)
