@@ -152,6 +152,56 @@ public sealed class WhereSyscallFusionTests
         Assert.That(fusedError, Is.EqualTo(plainError));
     }
 
+    // A dropped call's thread id, process and decoded map are checked as a delivered call's are:
+    // each case is a tail, intact or damaged in one way, and the fused replay must deliver and
+    // fail exactly as the unfused one does.
+    [TestCase("valid: every value kind", 7, "tid pid name:5 ppid | map9")]
+    [TestCase("valid: an inline key (checked by the full reader)", 0, "inline-key")]
+    [TestCase("unknown value tag", 0, "tag:9")]
+    [TestCase("boolean byte 2", 0, "bool:2")]
+    [TestCase("string not UTF-8", 0, "bad-utf8")]
+    [TestCase("undefined key id", 0, "key:99")]
+    [TestCase("one key twice", 0, "dup-id")]
+    [TestCase("two ids of equal strings as keys", 0, "dup-string")]
+    [TestCase("string array longer than the record", 0, "strings:1000")]
+    [TestCase("bytes past the end", 0, "bytes:1000")]
+    [TestCase("unreadable with a cut reason", 0, "unreadable-cut")]
+    [TestCase("a byte after the map", 0, "empty-map extra")]
+    [TestCase("undefined process name", 2, "pid name:99 | empty-map")]
+    [TestCase("thread id cut off", 1, "half-tid")]
+    [TestCase("process map cut off", 2, "pid name:5 | cut-map")]
+    public async Task A_dropped_call_is_checked_as_the_full_reader_checks_it(string what, int flags, string tail)
+    {
+        var header = Header();
+        var strings = Block(0,
+            Record(RecordKind.String, StringBody(0, "read"u8)),
+            Record(RecordKind.String, StringBody(1, "linux-x64"u8)),
+            Record(RecordKind.String, StringBody(2, "write"u8)),
+            Record(RecordKind.String, StringBody(3, "fd"u8)),
+            Record(RecordKind.String, StringBody(4, "fd"u8)),
+            Record(RecordKind.String, StringBody(5, "bash"u8)),
+            Record(RecordKind.String, StringBody(6, "path"u8)),
+            Record(RecordKind.String, StringBody(7, "buf"u8)),
+            Record(RecordKind.String, StringBody(8, "argv"u8)),
+            Record(RecordKind.String, StringBody(9, "why"u8)),
+            Record(RecordKind.Event, EventBody(0, withSregs: true)));
+        var good = Record(RecordKind.Syscall, SyscallBody(0, 0, 1));
+        var dropped = SyscallBody(2, 2, 1)[..^2];
+        dropped[2] = (byte)flags;
+        var file = Concat(header, strings, Block(1, good, Record(RecordKind.Syscall, [.. dropped, .. Tail(tail)]), good));
+
+        var (fused, fusedError) = await Replay(file, s => s.WhereSyscall("read"));
+        var (plain, plainError) = await Replay(file, s => s.Where(c => c.Name is "read"));
+
+        Assert.That(fusedError, Is.EqualTo(plainError), what);
+        Assert.That(fused, Is.EqualTo(plain), what);
+
+        // The file has no end record: an intact dropped call lets both good calls through to that error.
+        var intact = what.StartsWith("valid", StringComparison.Ordinal);
+        Assert.That(fused, Has.Count.EqualTo(intact ? 2 : 1), what);
+        Assert.That(fusedError, intact ? Does.Contain("without an end record") : Does.Not.Contain("without an end record"), what);
+    }
+
     [Test]
     public void A_reader_with_a_name_filter_stops_at_a_dropped_call_once_cancelled()
     {
@@ -181,6 +231,45 @@ public sealed class WhereSyscallFusionTests
         Assert.That(first.Select(c => c.Name), Is.All.EqualTo("read"));
         Assert.That(readAfterDisposal, Is.LessThan(stream.Length / 4));
         Assert.That(stream.BytesRead, Is.EqualTo(readAfterDisposal), "nothing is read after disposal");
+    }
+
+    // The words of a dropped call's tail in the test cases above, some with an argument ("name:5").
+    private static readonly Dictionary<string, Action<TailBuilder, uint>> s_tailWords = new(StringComparer.Ordinal)
+    {
+        ["tid"] = (t, _) => t.U64(77),
+        ["half-tid"] = (t, _) => t.U32(77),
+        ["pid"] = (t, _) => t.U32(1234),
+        ["ppid"] = (t, _) => t.U32(1),
+        ["name"] = (t, id) => t.U32(id),
+        ["|"] = (t, _) => t.U16(0),
+        ["empty-map"] = (t, _) => t.U16(0),
+        ["extra"] = (t, _) => t.Byte(0),
+        ["cut-map"] = (t, _) => t.U16(1).U32(3),
+        ["map9"] = (t, _) => t.AllValueKinds(),
+        ["inline-key"] = (t, _) => t.U16(1).U32(TraceFormat.InlineString).Inline("fd"u8).Byte((byte)ValueTag.Null),
+        ["tag"] = (t, tag) => t.OneEntry((byte)tag),
+        ["bool"] = (t, value) => t.OneEntry((byte)ValueTag.Boolean).Byte((byte)value),
+        ["bad-utf8"] = (t, _) => t.OneEntry((byte)ValueTag.String).Inline([0x66, 0xFF]),
+        ["key"] = (t, id) => t.U16(1).U32(id).Byte((byte)ValueTag.Null),
+        ["dup-id"] = (t, _) => t.U16(2).U32(3).Byte((byte)ValueTag.Null).U32(3).Byte((byte)ValueTag.Null),
+        ["dup-string"] = (t, _) => t.U16(2).U32(3).Byte((byte)ValueTag.Null).U32(4).Byte((byte)ValueTag.Null),
+        ["strings"] = (t, count) => t.OneEntry((byte)ValueTag.StringArray).U32(count),
+        ["bytes"] = (t, length) => t.OneEntry((byte)ValueTag.Bytes).U32(length),
+        ["unreadable-cut"] = (t, _) => t.OneEntry((byte)ValueTag.Unreadable).U64(0x1000).U32(10).Byte(0x41),
+    };
+
+    /// <summary>The bytes after a system call record's fixed part, from words (see the test cases).</summary>
+    private static byte[] Tail(string words)
+    {
+        var tail = new TailBuilder();
+        foreach (var word in words.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var at = word.IndexOf(':', StringComparison.Ordinal);
+            var arg = at < 0 ? 0u : uint.Parse(word[(at + 1)..], CultureInfo.InvariantCulture);
+            s_tailWords[at < 0 ? word : word[..at]](tail, arg);
+        }
+
+        return [.. tail.Bytes];
     }
 
     /// <summary>Flips bytes inside one block's payload and re-seals its checksums, so that the records themselves are damaged.</summary>
@@ -250,6 +339,47 @@ public sealed class WhereSyscallFusionTests
                 IEnumerable items and not string => string.Join(",", items.Cast<object?>()),
                 _ => Convert.ToString(value, CultureInfo.InvariantCulture),
             }).Append(value?.GetType().Name).Append(';');
+        }
+    }
+
+    private sealed class TailBuilder
+    {
+        public List<byte> Bytes { get; } = [];
+
+        public TailBuilder Byte(byte v)
+        {
+            Bytes.Add(v);
+            return this;
+        }
+
+        public TailBuilder U16(int v) => Add(BitConverter.GetBytes((ushort)v));
+
+        public TailBuilder U32(uint v) => Add(BitConverter.GetBytes(v));
+
+        public TailBuilder U64(ulong v) => Add(BitConverter.GetBytes(v));
+
+        public TailBuilder Inline(ReadOnlySpan<byte> utf8) => U32((uint)utf8.Length).Add(utf8);
+
+        /// <summary>A map of one entry, key "fd", with the value tag given (its value follows).</summary>
+        public TailBuilder OneEntry(byte tag) => U16(1).U32(3).Byte(tag);
+
+        /// <summary>A valid map of nine entries, one of every value kind.</summary>
+        public TailBuilder AllValueKinds() =>
+            U16(9)
+                .U32(0).Byte((byte)ValueTag.Null)
+                .U32(1).Byte((byte)ValueTag.Int64).U64(5)
+                .U32(2).Byte((byte)ValueTag.UInt64).U64(5)
+                .U32(3).Byte((byte)ValueTag.Int32).U32(5)
+                .U32(5).Byte((byte)ValueTag.Boolean).Byte(1)
+                .U32(6).Byte((byte)ValueTag.String).Inline("/etc/passwd"u8)
+                .U32(7).Byte((byte)ValueTag.Bytes).Inline([1, 2, 3])
+                .U32(8).Byte((byte)ValueTag.StringArray).U32(2).Inline("ls"u8).Inline("-l"u8)
+                .U32(9).Byte((byte)ValueTag.Unreadable).U64(0x1000).Inline("unmapped"u8);
+
+        private TailBuilder Add(ReadOnlySpan<byte> bytes)
+        {
+            Bytes.AddRange(bytes);
+            return this;
         }
     }
 }
