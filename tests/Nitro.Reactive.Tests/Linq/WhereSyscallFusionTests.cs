@@ -132,16 +132,7 @@ public sealed class WhereSyscallFusionTests
     [Test]
     public async Task A_damaged_record_of_a_dropped_call_fails_the_fused_replay_as_it_fails_the_unfused_one()
     {
-        var header = Header();
-        var strings = Block(0,
-            Record(RecordKind.String, StringBody(0, "read"u8)),
-            Record(RecordKind.String, StringBody(1, "linux-x64"u8)),
-            Record(RecordKind.String, StringBody(2, "write"u8)),
-            Record(RecordKind.Event, EventBody(0, withSregs: true)));
-        var good = Record(RecordKind.Syscall, SyscallBody(0, 0, 1));
-        var dropped = SyscallBody(2, 2, 1);
-        dropped[^2] = 1; // one decoded value announced, none there
-        var file = Concat(header, strings, Block(1, good, Record(RecordKind.Syscall, dropped), good));
+        var file = FileWithOneDroppedCall(flags: 0, tail: [1, 0]); // one decoded value announced, none there
 
         var (fused, fusedError) = await Replay(file, s => s.WhereSyscall("read"));
         var (plain, plainError) = await Replay(file, s => s.Where(c => c.Name is "read"));
@@ -155,40 +146,24 @@ public sealed class WhereSyscallFusionTests
     // A dropped call's thread id, process and decoded map are checked as a delivered call's are:
     // each case is a tail, intact or damaged in one way, and the fused replay must deliver and
     // fail exactly as the unfused one does.
-    [TestCase("valid: every value kind", 7, "tid pid name:5 ppid | map9")]
-    [TestCase("valid: an inline key (checked by the full reader)", 0, "inline-key")]
-    [TestCase("unknown value tag", 0, "tag:9")]
-    [TestCase("boolean byte 2", 0, "bool:2")]
-    [TestCase("string not UTF-8", 0, "bad-utf8")]
-    [TestCase("undefined key id", 0, "key:99")]
-    [TestCase("one key twice", 0, "dup-id")]
-    [TestCase("two ids of equal strings as keys", 0, "dup-string")]
-    [TestCase("string array longer than the record", 0, "strings:1000")]
-    [TestCase("bytes past the end", 0, "bytes:1000")]
-    [TestCase("unreadable with a cut reason", 0, "unreadable-cut")]
-    [TestCase("a byte after the map", 0, "empty-map extra")]
-    [TestCase("undefined process name", 2, "pid name:99 | empty-map")]
-    [TestCase("thread id cut off", 1, "half-tid")]
-    [TestCase("process map cut off", 2, "pid name:5 | cut-map")]
-    public async Task A_dropped_call_is_checked_as_the_full_reader_checks_it(string what, int flags, string tail)
+    [TestCase("every value kind", 7, "tid pid name:5 ppid | map9", true)]
+    [TestCase("an inline key", 0, "inline-key", true)]
+    [TestCase("unknown value tag", 0, "tag:9", false)]
+    [TestCase("boolean byte 2", 0, "bool:2", false)]
+    [TestCase("string not UTF-8", 0, "bad-utf8", false)]
+    [TestCase("undefined key id", 0, "key:99", false)]
+    [TestCase("one key twice", 0, "dup-id", false)]
+    [TestCase("two ids of equal strings as keys", 0, "dup-string", false)]
+    [TestCase("string array longer than the record", 0, "strings:1000", false)]
+    [TestCase("bytes past the end", 0, "bytes:1000", false)]
+    [TestCase("unreadable with a cut reason", 0, "unreadable-cut", false)]
+    [TestCase("a byte after the map", 0, "empty-map extra", false)]
+    [TestCase("undefined process name", 2, "pid name:99 | empty-map", false)]
+    [TestCase("thread id cut off", 1, "half-tid", false)]
+    [TestCase("process map cut off", 2, "pid name:5 | cut-map", false)]
+    public async Task A_dropped_call_is_checked_as_the_full_reader_checks_it(string what, int flags, string tail, bool intact)
     {
-        var header = Header();
-        var strings = Block(0,
-            Record(RecordKind.String, StringBody(0, "read"u8)),
-            Record(RecordKind.String, StringBody(1, "linux-x64"u8)),
-            Record(RecordKind.String, StringBody(2, "write"u8)),
-            Record(RecordKind.String, StringBody(3, "fd"u8)),
-            Record(RecordKind.String, StringBody(4, "fd"u8)),
-            Record(RecordKind.String, StringBody(5, "bash"u8)),
-            Record(RecordKind.String, StringBody(6, "path"u8)),
-            Record(RecordKind.String, StringBody(7, "buf"u8)),
-            Record(RecordKind.String, StringBody(8, "argv"u8)),
-            Record(RecordKind.String, StringBody(9, "why"u8)),
-            Record(RecordKind.Event, EventBody(0, withSregs: true)));
-        var good = Record(RecordKind.Syscall, SyscallBody(0, 0, 1));
-        var dropped = SyscallBody(2, 2, 1)[..^2];
-        dropped[2] = (byte)flags;
-        var file = Concat(header, strings, Block(1, good, Record(RecordKind.Syscall, [.. dropped, .. Tail(tail)]), good));
+        var file = FileWithOneDroppedCall((byte)flags, Tail(tail));
 
         var (fused, fusedError) = await Replay(file, s => s.WhereSyscall("read"));
         var (plain, plainError) = await Replay(file, s => s.Where(c => c.Name is "read"));
@@ -197,7 +172,6 @@ public sealed class WhereSyscallFusionTests
         Assert.That(fused, Is.EqualTo(plain), what);
 
         // The file has no end record: an intact dropped call lets both good calls through to that error.
-        var intact = what.StartsWith("valid", StringComparison.Ordinal);
         Assert.That(fused, Has.Count.EqualTo(intact ? 2 : 1), what);
         Assert.That(fusedError, intact ? Does.Contain("without an end record") : Does.Not.Contain("without an end record"), what);
     }
@@ -231,6 +205,31 @@ public sealed class WhereSyscallFusionTests
         Assert.That(first.Select(c => c.Name), Is.All.EqualTo("read"));
         Assert.That(readAfterDisposal, Is.LessThan(stream.Length / 4));
         Assert.That(stream.BytesRead, Is.EqualTo(readAfterDisposal), "nothing is read after disposal");
+    }
+
+    /// <summary>
+    /// A trace without an end record: a read, then a write that <c>WhereSyscall("read")</c> drops,
+    /// whose bytes after its fixed part are <paramref name="tail"/>, then a read. Strings 3 and 4
+    /// are both "fd"; 5 … 9 are further keys.
+    /// </summary>
+    private static byte[] FileWithOneDroppedCall(byte flags, byte[] tail)
+    {
+        var strings = Block(0,
+            Record(RecordKind.String, StringBody(0, "read"u8)),
+            Record(RecordKind.String, StringBody(1, "linux-x64"u8)),
+            Record(RecordKind.String, StringBody(2, "write"u8)),
+            Record(RecordKind.String, StringBody(3, "fd"u8)),
+            Record(RecordKind.String, StringBody(4, "fd"u8)),
+            Record(RecordKind.String, StringBody(5, "bash"u8)),
+            Record(RecordKind.String, StringBody(6, "path"u8)),
+            Record(RecordKind.String, StringBody(7, "buf"u8)),
+            Record(RecordKind.String, StringBody(8, "argv"u8)),
+            Record(RecordKind.String, StringBody(9, "why"u8)),
+            Record(RecordKind.Event, EventBody(0, withSregs: true)));
+        var good = Record(RecordKind.Syscall, SyscallBody(0, 0, 1));
+        var dropped = SyscallBody(2, 2, 1)[..^2]; // without its empty decoded map
+        dropped[2] = flags;
+        return Concat(Header(), strings, Block(1, good, Record(RecordKind.Syscall, [.. dropped, .. tail]), good));
     }
 
     // The words of a dropped call's tail in the test cases above, some with an argument ("name:5").
