@@ -34,7 +34,7 @@ public static class TestSchedulerReplayExtensions
     {
         ArgumentNullException.ThrowIfNull(scheduler);
         ArgumentNullException.ThrowIfNull(path);
-        return scheduler.CreateColdObservable(Timed(TraceReplay.Syscalls(path), static call => call.Event.Timestamp));
+        return scheduler.CreateColdObservable(Timed(TraceReplay.Syscalls(path), static call => call.Timestamp));
     }
 
     /// <summary>Creates a cold observable that replays the raw events of a trace file in recorded virtual time.</summary>

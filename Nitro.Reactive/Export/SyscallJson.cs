@@ -157,7 +157,7 @@ public static class SyscallJson
 
         if (syscall.Entry is { } entry)
         {
-            writer.WriteNumber(s_durationNs, @event.Timestamp - entry.Event.Timestamp);
+            writer.WriteNumber(s_durationNs, syscall.Timestamp - entry.Timestamp);
         }
 
         WriteEvent(writer, @event, direction, time[..timeLength]);

@@ -9,19 +9,30 @@ namespace Nitro.Reactive.Syscalls;
 /// </summary>
 /// <remarks>
 /// A call does not change once delivered (only <see cref="Arguments"/> writes, while a live vCPU
-/// is paused, and the lazily built <see cref="Arguments"/> of a replayed call, which is built once
-/// even when several threads ask at the same time). So observers may buffer, window or keep calls
-/// after <c>OnNext</c> returns and read them later, from any thread: a call replayed from a trace
-/// (<c>TraceReplay.Syscalls</c>) owns its event and registers and refers to no reader buffer, and
-/// its <see cref="Process"/> and <see cref="Decoded"/> may be the same immutable objects as other
-/// calls' of that trace.
+/// is paused, and what a replayed call builds on first use: its <see cref="Event"/> and its
+/// <see cref="Arguments"/>, each built once even when several threads ask at the same time, the
+/// same object every time after). So observers may buffer, window or keep calls after
+/// <c>OnNext</c> returns and read them later, from any thread: a call replayed from a trace
+/// (<c>TraceReplay.Syscalls</c>) holds its own copy of the trap's registers and refers to no reader
+/// buffer, and its <see cref="Process"/> and <see cref="Decoded"/> may be the same immutable
+/// objects as other calls' of that trace.
 /// </remarks>
 public sealed class Syscall
 {
     private static readonly IReadOnlyDictionary<string, object?> s_nothingDecoded =
         new Dictionary<string, object?>(StringComparer.Ordinal);
 
+    // A replayed call keeps the trap's data here and builds its NitroEvent only when asked
+    // (one object per call instead of two); a call built from an event keeps that event, and
+    // _registers and _specialRegisters stay unused.
+    private readonly Registers _registers;
+    private readonly SpecialRegistersSnapshot? _specialRegisters;
+    private readonly long _timestamp;
+    private readonly int _vcpu;
+    private readonly SyscallDirection _direction;
+    private readonly SyscallMechanism _mechanism;
     private readonly CallingConvention? _convention;
+    private NitroEvent? _event;
     private ArgumentMap? _arguments;
 
     /// <summary>Initializes a new instance.</summary>
@@ -43,7 +54,11 @@ public sealed class Syscall
         long? threadId = null,
         IReadOnlyDictionary<string, object?>? decoded = null)
     {
-        Event = @event ?? throw new ArgumentNullException(nameof(@event));
+        _event = @event ?? throw new ArgumentNullException(nameof(@event));
+        _timestamp = @event.Timestamp;
+        _vcpu = @event.Vcpu;
+        _direction = @event.Direction;
+        _mechanism = @event.Mechanism;
         Number = number;
         Name = name ?? throw new ArgumentNullException(nameof(name));
         FullName = fullName ?? throw new ArgumentNullException(nameof(fullName));
@@ -53,9 +68,12 @@ public sealed class Syscall
         Decoded = decoded ?? s_nothingDecoded;
     }
 
-    /// <summary>Initializes a call whose <see cref="Arguments"/> are built on first use (trace replay: most calls are never asked for them).</summary>
+    /// <summary>
+    /// Initializes a replayed call, whose <see cref="Event"/> and <see cref="Arguments"/> are built
+    /// on first use (most replayed calls are never asked for them).
+    /// </summary>
     internal Syscall(
-        NitroEvent @event,
+        in TrapData trap,
         long number,
         string name,
         string fullName,
@@ -64,7 +82,12 @@ public sealed class Syscall
         long? threadId,
         IReadOnlyDictionary<string, object?>? decoded)
     {
-        Event = @event;
+        _registers = trap.Registers;
+        _specialRegisters = trap.SpecialRegisters;
+        _timestamp = trap.Timestamp;
+        _vcpu = trap.Vcpu;
+        _direction = trap.Direction;
+        _mechanism = trap.Mechanism;
         Number = number;
         Name = name;
         FullName = fullName;
@@ -74,8 +97,35 @@ public sealed class Syscall
         Decoded = decoded ?? s_nothingDecoded;
     }
 
-    /// <summary>Gets the trap this call was decoded from.</summary>
-    public NitroEvent Event { get; }
+    /// <summary>
+    /// Gets the trap this call was decoded from. A replayed call builds it on the first read (the
+    /// same object every time after); <see cref="Direction"/>, <see cref="Vcpu"/>,
+    /// <see cref="Timestamp"/> and <see cref="ReturnValue"/> do not need it.
+    /// </summary>
+    public NitroEvent Event => Volatile.Read(ref _event) ?? CreateEvent();
+
+    // WithEntry: the same call linked to its entry. It shares the event and the arguments where they
+    // are built; a replayed exit whose event is not built yet gives the copy the trap's data instead.
+    private Syscall(Syscall exit, Syscall entry)
+    {
+        _registers = exit._registers;
+        _specialRegisters = exit._specialRegisters;
+        _timestamp = exit._timestamp;
+        _vcpu = exit._vcpu;
+        _direction = exit._direction;
+        _mechanism = exit._mechanism;
+        _convention = exit._convention;
+        _event = Volatile.Read(ref exit._event);
+        _arguments = Volatile.Read(ref exit._arguments);
+        Number = exit.Number;
+        Name = exit.Name;
+        FullName = exit.FullName;
+        Process = exit.Process ?? entry.Process;
+        ThreadId = exit.ThreadId;
+        Decoded = exit.Decoded;
+        ReadLate = exit.ReadLate;
+        Entry = entry;
+    }
 
     /// <summary>Gets the system call number.</summary>
     public long Number { get; }
@@ -99,13 +149,16 @@ public sealed class Syscall
     public IReadOnlyDictionary<string, object?> Decoded { get; }
 
     /// <summary>Gets whether this is the entry or the exit.</summary>
-    public SyscallDirection Direction => Event.Direction;
+    public SyscallDirection Direction => _direction;
 
     /// <summary>Gets the vCPU that trapped.</summary>
-    public int Vcpu => Event.Vcpu;
+    public int Vcpu => _vcpu;
+
+    /// <summary>Gets the host monotonic time of the trap in nanoseconds (the <see cref="Event"/>'s).</summary>
+    public long Timestamp => _timestamp;
 
     /// <summary>Gets the return value (RAX, signed) on exit; <see langword="null"/> on entry.</summary>
-    public long? ReturnValue => Event.Direction == SyscallDirection.Exit ? (long)Event.Registers.Rax : null;
+    public long? ReturnValue => _direction == SyscallDirection.Exit ? (long)TrapRegisters.Rax : null;
 
     /// <summary>Gets the matching entry of an exit, once paired (<c>PairWithExit</c> or the back end).</summary>
     public Syscall? Entry { get; private init; }
@@ -121,7 +174,16 @@ public sealed class Syscall
     public IReadOnlyList<string> ReadLate { get; init; } = [];
 
     /// <summary>Gets the time from the matching entry to this exit, once paired.</summary>
-    public TimeSpan? Duration => Entry is null ? null : TimeSpan.FromTicks((Event.Timestamp - Entry.Event.Timestamp) / 100);
+    public TimeSpan? Duration => Entry is null ? null : TimeSpan.FromTicks((_timestamp - Entry._timestamp) / 100);
+
+    /// <summary>Gets the trapping instruction without building the event.</summary>
+    internal SyscallMechanism Mechanism => _mechanism;
+
+    /// <summary>Gets the trap's registers without building the event.</summary>
+    internal ref readonly Registers TrapRegisters => ref _specialRegisters is null ? ref _event!.Registers : ref _registers;
+
+    /// <summary>Gets the trap's special registers without building the event.</summary>
+    internal ref readonly SpecialRegisters TrapSpecialRegisters => ref _specialRegisters is null ? ref _event!.SpecialRegisters : ref _specialRegisters.Value;
 
     /// <summary>Gets the arguments if they were built (only then can they have been modified).</summary>
     internal ArgumentMap? ArgumentsIfBuilt => Volatile.Read(ref _arguments);
@@ -150,14 +212,19 @@ public sealed class Syscall
             throw new InvalidOperationException($"{Name} has not returned yet: change its return value on the exit, not the entry.");
         }
 
-        var handle = Event.Handle ?? throw new InvalidOperationException(
+        // A replayed call (no event built yet) has no live vCPU either.
+        var handle = Volatile.Read(ref _event)?.Handle ?? throw new InvalidOperationException(
             "This exit has no live vCPU (it was replayed or built in a test), so its return value cannot be changed.");
         var registers = handle.GetRegisters();
         registers.Rax = (ulong)value;
         handle.SetRegisters(in registers);
     }
 
-    /// <summary>Returns a copy of this exit linked to its entry.</summary>
+    /// <summary>
+    /// Returns a copy of this exit linked to its entry. It shares this exit's <see cref="Event"/>
+    /// and <see cref="Arguments"/> where they are built; the copy of a replayed exit whose event is
+    /// not built yet builds its own, with the same values, when asked.
+    /// </summary>
     /// <param name="entry">The entry of the same call.</param>
     /// <returns>The linked exit.</returns>
     /// <exception cref="InvalidOperationException">This is not an exit, or <paramref name="entry"/> is not an entry.</exception>
@@ -169,9 +236,7 @@ public sealed class Syscall
             throw new InvalidOperationException("Only an exit can be linked, and only to an entry.");
         }
 
-        return _arguments is null
-            ? new Syscall(Event, Number, Name, FullName, Process ?? entry.Process, _convention!, ThreadId, Decoded) { Entry = entry, ReadLate = ReadLate }
-            : new Syscall(Event, Number, Name, FullName, Process ?? entry.Process, _arguments, ThreadId, Decoded) { Entry = entry, ReadLate = ReadLate };
+        return new Syscall(this, entry);
     }
 
     /// <inheritdoc />
@@ -180,10 +245,34 @@ public sealed class Syscall
             ? $"{Process?.ToString() ?? "?"} {Name}({Number}) enter"
             : $"{Process?.ToString() ?? "?"} {Name}({Number}) exit = {ReturnValue}";
 
+    // Only replayed calls get here: the event holds nothing that could differ between two racing creators.
+    private NitroEvent CreateEvent()
+    {
+        var created = NitroEvent.WithSharedSpecialRegisters(_vcpu, _direction, _mechanism, in _registers, _specialRegisters!, _timestamp);
+        return Interlocked.CompareExchange(ref _event, created, null) ?? created;
+    }
+
     // Only replayed calls get here: no guest memory, so the map holds no state that could differ between two racing creators.
     private ArgumentMap CreateArguments()
     {
         var created = new ArgumentMap(Event, _convention!, memory: null);
         return Interlocked.CompareExchange(ref _arguments, created, null) ?? created;
     }
+}
+
+/// <summary>The trap a replayed call was decoded from, as the trace reader hands it over (see the replay constructor of <see cref="Syscall"/>).</summary>
+internal readonly ref struct TrapData(
+    int vcpu, SyscallDirection direction, SyscallMechanism mechanism, ref readonly Registers registers, SpecialRegistersSnapshot specialRegisters, long timestamp)
+{
+    public readonly ref readonly Registers Registers = ref registers;
+
+    public int Vcpu { get; } = vcpu;
+
+    public SyscallDirection Direction { get; } = direction;
+
+    public SyscallMechanism Mechanism { get; } = mechanism;
+
+    public SpecialRegistersSnapshot SpecialRegisters { get; } = specialRegisters;
+
+    public long Timestamp { get; } = timestamp;
 }

@@ -45,9 +45,8 @@ internal sealed class SyscallLineFormatter
     /// <summary>Appends the JSON object of <paramref name="syscall"/> (no newline).</summary>
     public void Write(JsonLineBuffer line, Syscall syscall)
     {
-        var @event = syscall.Event;
         Span<byte> time = stackalloc byte[28];
-        FormatTime(WallClockTicks(@event.Timestamp), time);
+        FormatTime(WallClockTicks(syscall.Timestamp), time);
         var exit = syscall.Direction == SyscallDirection.Exit;
 
         // The fixed parts go through cursors over one reservation each (sizes bound below); names,
@@ -97,34 +96,34 @@ internal sealed class SyscallLineFormatter
 
     private static void AppendTail(JsonLineBuffer line, Syscall syscall, bool exit, scoped ReadOnlySpan<byte> time)
     {
-        var @event = syscall.Event;
         var tail = new Cursor(line, 256);
         if (exit)
         {
             tail.Append(",\"return\":"u8);
-            tail.Integer((long)@event.Registers.Rax);
+            tail.Integer((long)syscall.TrapRegisters.Rax);
         }
 
         if (syscall.Entry is { } entry)
         {
             tail.Append(",\"duration_ns\":"u8);
-            tail.Integer(@event.Timestamp - entry.Event.Timestamp);
+            tail.Integer(syscall.Timestamp - entry.Timestamp);
         }
 
-        AppendEvent(ref tail, @event, exit, time);
+        AppendEvent(ref tail, syscall, exit, time);
         tail.Append((byte)'}');
         tail.Commit(line);
     }
 
-    private static void AppendEvent(ref Cursor line, NitroEvent @event, bool exit, scoped ReadOnlySpan<byte> time)
+    // From the call's own copy of the trap: a replayed call does not build its event for this.
+    private static void AppendEvent(ref Cursor line, Syscall syscall, bool exit, scoped ReadOnlySpan<byte> time)
     {
         line.Append(",\"event\":{\"vcpu\":"u8);
-        line.Integer(@event.Vcpu);
-        line.Append(@event.Mechanism == SyscallMechanism.Sysenter ? ",\"type\":\"sysenter\""u8 : ",\"type\":\"syscall\""u8);
+        line.Integer(syscall.Vcpu);
+        line.Append(syscall.Mechanism == SyscallMechanism.Sysenter ? ",\"type\":\"sysenter\""u8 : ",\"type\":\"syscall\""u8);
         line.Append(exit ? ",\"direction\":\"exit\",\"cr3\":"u8 : ",\"direction\":\"enter\",\"cr3\":"u8);
-        line.Hex(@event.SpecialRegisters.Cr3);
+        line.Hex(syscall.TrapSpecialRegisters.Cr3);
         line.Append(",\"rax\":"u8);
-        line.Hex(@event.Registers.Rax);
+        line.Hex(syscall.TrapRegisters.Rax);
         line.Append(",\"time\":\""u8);
         line.Append(time);
         line.Append("\"}"u8);
@@ -138,7 +137,7 @@ internal sealed class SyscallLineFormatter
         line.Append(",\"args\":["u8);
         var convention = syscall.Convention;
         var count = Math.Min(convention.MaxArguments, MaxArgumentsWritten);
-        ref readonly var registers = ref syscall.Event.Registers;
+        ref readonly var registers = ref syscall.TrapRegisters;
         for (var i = 0; i < count; i++)
         {
             var location = convention.Locate(i);

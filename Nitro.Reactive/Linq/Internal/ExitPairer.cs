@@ -36,7 +36,7 @@ internal sealed class ExitPairer(Action<Syscall>? unreturned)
     {
         if (unreturned is not null)
         {
-            foreach (var entry in _pending.Values.OrderBy(s => s.Event.Timestamp))
+            foreach (var entry in _pending.Values.OrderBy(s => s.Timestamp))
             {
                 unreturned(entry);
             }
@@ -51,7 +51,7 @@ internal sealed class ExitPairer(Action<Syscall>? unreturned)
         var found = false;
         foreach (var pair in _pending)
         {
-            if (!found || pair.Value.Event.Timestamp < oldest.Value.Event.Timestamp)
+            if (!found || pair.Value.Timestamp < oldest.Value.Timestamp)
             {
                 oldest = pair;
                 found = true;

@@ -75,9 +75,10 @@ internal sealed class SyscallReplayVisitor : ReplayVisitor<Syscall>
 {
     public override void OnSyscall(in TraceEventView e, in TraceSyscallRecord syscall)
     {
-        // The argument map is built only if a subscriber asks for it.
+        // One object per call: the event and the argument map are built only if a subscriber asks for them.
+        var trap = new TrapData(e.Vcpu, e.Direction, e.Mechanism, in e.Registers, Snapshot(in e), e.Timestamp);
         Emit(
-            new Syscall(ToEvent(in e), syscall.Number, syscall.Name, syscall.FullName, syscall.Process, syscall.Convention, syscall.ThreadId, syscall.Decoded),
+            new Syscall(in trap, syscall.Number, syscall.Name, syscall.FullName, syscall.Process, syscall.Convention, syscall.ThreadId, syscall.Decoded),
             e.Timestamp);
     }
 }

@@ -114,7 +114,17 @@ internal static class PipelineHarness
 
     private static (double Seconds, long Bytes, long Result) Measure(Func<long> body, int runs)
     {
-        var result = body(); // warm-up: JIT, page cache
+        // Warm-up: the page cache, and the JIT's tiering. Methods reach their final code only after
+        // they have run a while (tier 0, then instrumented, then optimized with the profile, in the
+        // background), so one run leaves later runs still changing: warm up for a second and at
+        // least three runs.
+        var result = 0L;
+        var warmUp = Stopwatch.StartNew();
+        for (var w = 0; w < 3 || warmUp.Elapsed < TimeSpan.FromSeconds(1); w++)
+        {
+            result = body();
+        }
+
         var seconds = new double[runs];
         var bytes = new long[runs];
         for (var r = 0; r < runs; r++)

@@ -31,7 +31,7 @@ internal sealed class SyscallTable : ISyscallSink
         }
 
         _line.Clear();
-        var time = _origin.ToWallClock(call.Event.Timestamp).ToString("HH:mm:ss.ffffff", CultureInfo.InvariantCulture);
+        var time = _origin.ToWallClock(call.Timestamp).ToString("HH:mm:ss.ffffff", CultureInfo.InvariantCulture);
         _line.Append(CultureInfo.InvariantCulture, $"{time,-15} {call.Vcpu,3} {(call.Direction == SyscallDirection.Enter ? "enter" : "exit"),-5} ");
         _line.Append(CultureInfo.InvariantCulture, $"{(call.Process is { } p ? p.Pid.ToString(CultureInfo.InvariantCulture) : "?"),7} {Truncate(call.Process?.Name ?? "?", 16),-16} {Truncate(call.Name, 20),-20} ");
         if (call.Direction == SyscallDirection.Exit)

@@ -1,4 +1,5 @@
 using System.Reactive.Linq;
+using Nitro.Reactive.Events;
 using Nitro.Reactive.Recording;
 using Nitro.Reactive.Syscalls;
 using static Nitro.Reactive.Tests.Recording.TraceTestData;
@@ -64,6 +65,57 @@ public sealed class HeldReplayedCallTests
             Assert.That(call.Event, Is.SameAs(events[0]));
             var arguments = call.Arguments;
             Assert.That(call.Arguments, Is.SameAs(arguments));
+        }
+    }
+
+    [Test]
+    public async Task A_replayed_call_reads_its_trap_fields_as_its_event_has_them()
+    {
+        var originals = TraceTestData.Syscalls(300, seed: 24);
+        using var stream = new MemoryStream(WriteSyscalls(originals));
+        var replayed = await TraceReplay.Syscalls(stream).ToList();
+
+        Assert.That(replayed, Has.Count.EqualTo(originals.Count));
+        for (var i = 0; i < replayed.Count; i++)
+        {
+            // Read before the event is built, then compared with the event built afterwards.
+            var call = replayed[i];
+            var (timestamp, vcpu, direction, returnValue) = (call.Timestamp, call.Vcpu, call.Direction, call.ReturnValue);
+            Assert.That(timestamp, Is.EqualTo(originals[i].Event.Timestamp), $"call {i}");
+            Assert.That((timestamp, vcpu, direction), Is.EqualTo((call.Event.Timestamp, call.Event.Vcpu, call.Event.Direction)), $"call {i}");
+            Assert.That(returnValue, Is.EqualTo(direction == SyscallDirection.Exit ? (long)call.Event.Registers.Rax : null), $"call {i}");
+        }
+    }
+
+    [Test]
+    public async Task A_linked_copy_of_a_replayed_exit_shares_a_built_event_and_equals_an_unbuilt_one()
+    {
+        using var stream = new MemoryStream(WriteSyscalls(TraceTestData.Syscalls(400, seed: 25)));
+        var replayed = await TraceReplay.Syscalls(stream).ToList();
+        var pairs = replayed.Zip(replayed.Skip(1))
+            .Where(p => p.First.Direction == SyscallDirection.Enter && p.Second.Direction == SyscallDirection.Exit)
+            .ToList();
+        Assert.That(pairs, Has.Count.GreaterThan(20));
+
+        for (var i = 0; i < pairs.Count; i++)
+        {
+            var (entry, exit) = pairs[i];
+            var builtFirst = i % 2 == 0;
+            var exitEvent = builtFirst ? exit.Event : null;
+            var linked = exit.WithEntry(entry);
+
+            Assert.That(linked.Entry, Is.SameAs(entry));
+            Assert.That(linked.Duration, Is.EqualTo(TimeSpan.FromTicks((exit.Timestamp - entry.Timestamp) / 100)));
+            if (builtFirst)
+            {
+                Assert.That(linked.Event, Is.SameAs(exitEvent), $"pair {i}: the built event is shared");
+            }
+            else
+            {
+                Assert.That(linked.Event.Registers.Equals(exit.Event.Registers), Is.True, $"pair {i}: registers");
+                Assert.That(linked.Event.SpecialRegisters.Equals(exit.Event.SpecialRegisters), Is.True, $"pair {i}: special registers");
+                Assert.That((linked.Event.Timestamp, linked.Event.Vcpu, linked.Event.Mechanism), Is.EqualTo((exit.Event.Timestamp, exit.Event.Vcpu, exit.Event.Mechanism)), $"pair {i}");
+            }
         }
     }
 
