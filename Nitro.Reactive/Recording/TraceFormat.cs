@@ -1,7 +1,7 @@
 namespace Nitro.Reactive.Recording;
 
 /// <summary>
-/// The Nitro trace file format (<c>.nitrotrace</c>), version 1. All integers are little-endian;
+/// The Nitro trace file format (<c>.nitrotrace</c>), version 2 (a reader reads 1 and 2). All integers are little-endian;
 /// all strings are UTF-8 without a terminator. FORMAT.md next to this file has the same
 /// description with tables.
 /// </summary>
@@ -31,12 +31,17 @@ namespace Nitro.Reactive.Recording;
 /// them per vCPU.</item>
 /// <item><b>Syscall</b>: decoded system call belonging to the last event record of the same vCPU
 /// (the writer writes that event first when needed). <c>u16 vcpu, u8 flags (1: thread id,
-/// 2: process, 4: parent pid), u8 0, i64 number, str name, str fullName, str convention</c>,
-/// <c>[i64 threadId]</c>, <c>[i32 pid, str processName, [i32 parentPid], u16 n, n × (str key,
-/// value)]</c>, <c>u16 n, n × (str key, value)</c> decoded arguments.</item>
+/// 2: process, 4: parent pid, 8: decoded map id), u8 0, i64 number, str name, str fullName, str
+/// convention</c>, <c>[i64 threadId]</c>, <c>[i32 pid, str processName, [i32 parentPid], u16 n,
+/// n × (str key, value)]</c>, and the decoded arguments: <c>u16 n, n × (str key, value)</c>, or
+/// with flag 8 (format 2) the <c>u32</c> id of a map record.</item>
 /// <item><b>String</b>: <c>u32 id, bytes</c> — defines interned string <c>id</c> (ids are 0, 1,
 /// 2 … in order, at most <see cref="MaxInternedStrings"/>, each at most
 /// <see cref="MaxInternedStringBytes"/> bytes).</item>
+/// <item><b>Map</b> (format 2): <c>u32 id, u16 n, n × (str key, value)</c> — defines decoded map
+/// <c>id</c> (ids are 0, 1, 2 … in order, at most <see cref="MaxInternedMaps"/>, each at most
+/// <see cref="MaxInternedMapBytes"/> bytes after the id, no byte[] or string[] values), which the
+/// syscall records that name it share.</item>
 /// <item><b>End</b>: <c>u64 events, u64 syscalls, u64 strings, u64 sequence</c> — totals, and the
 /// sequence of the block holding it, which must be the last block of the file.</item>
 /// </list>
@@ -49,7 +54,7 @@ namespace Nitro.Reactive.Recording;
 public static class TraceFormat
 {
     /// <summary>The format version this library writes and the newest it reads.</summary>
-    public const ushort CurrentVersion = 1;
+    public const ushort CurrentVersion = 2;
 
     /// <summary>The largest file header accepted, in bytes.</summary>
     public const int MaxHeaderLength = 64 * 1024;
@@ -62,6 +67,12 @@ public static class TraceFormat
 
     /// <summary>The longest interned string in UTF-8 bytes; longer strings are written inline.</summary>
     public const int MaxInternedStringBytes = 256;
+
+    /// <summary>The most decoded-argument maps a trace may define (format 2).</summary>
+    public const int MaxInternedMaps = 65536;
+
+    /// <summary>The longest decoded-argument map a trace may define, in bytes; longer maps are written in their records.</summary>
+    public const int MaxInternedMapBytes = 256;
 
     /// <summary>The highest vCPU index a trace may hold, plus one.</summary>
     public const int MaxVcpus = 4096;
@@ -79,6 +90,7 @@ public static class TraceFormat
     internal const byte SyscallHasThreadId = 1;
     internal const byte SyscallHasProcess = 2;
     internal const byte SyscallHasParentPid = 4;
+    internal const byte SyscallDecodedIsMapId = 8;
 
     /// <summary>Gets the 8 magic bytes that open every trace file (<c>NITROTRC</c>).</summary>
     public static ReadOnlySpan<byte> Magic => "NITROTRC"u8;
@@ -100,6 +112,7 @@ internal enum RecordKind : byte
     Syscall = 2,
     String = 3,
     End = 4,
+    Map = 5,
 }
 
 internal enum ValueTag : byte

@@ -41,6 +41,11 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     private int _stringCount;
     private (byte[]? Section, bool HasParentPid, Process Process)[]? _processes;
     private (byte[] Section, IReadOnlyDictionary<string, object?> Map)[]? _decodedCache;
+    private IReadOnlyDictionary<string, object?>?[] _maps = [];
+    private int _mapCount;
+
+    // The syscall record flags this file's version defines (format 2 adds the map id).
+    private int _syscallFlags = TraceFormat.SyscallHasThreadId | TraceFormat.SyscallHasProcess | TraceFormat.SyscallHasParentPid;
     private VcpuState[] _vcpus = [];
     private byte[]? _scratch;
     private TraceHeader? _header;
@@ -312,6 +317,10 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             }
 
             _header = ParseMetadata(header[..checksumAt], BinaryPrimitives.ReadUInt16LittleEndian(header[8..]), flags);
+            if (_header.Version >= 2)
+            {
+                _syscallFlags |= TraceFormat.SyscallDecodedIsMapId;
+            }
         }
         finally
         {
@@ -571,6 +580,9 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
                 case RecordKind.End:
                     ReadEnd(body, recordOffset);
                     break;
+                case RecordKind.Map when _header!.Version >= 2:
+                    ReadMapRecord(body, recordOffset);
+                    break;
                 default:
                     ThrowUnknownKind(recordOffset, kind);
                     break;
@@ -650,7 +662,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             process = ReadProcess(ref reader, body, (flags & TraceFormat.SyscallHasParentPid) != 0);
         }
 
-        var decoded = ReadDecoded(ref reader, body);
+        var decoded = (flags & TraceFormat.SyscallDecodedIsMapId) != 0 ? ReadMapId(ref reader, recordOffset) : ReadDecoded(ref reader, body);
         if (!reader.AtEnd)
         {
             ThrowSyscallLeftOver(recordOffset);
@@ -689,7 +701,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
         var raw = MemoryMarshal.Read<SyscallHead>(body);
         var defined = (uint)_stringCount;
-        if (raw.Vcpu >= (uint)_vcpus.Length || !_vcpus[raw.Vcpu].HasSpecialRegisters || (raw.Flags & ~7) != 0 || raw.Reserved != 0 ||
+        if (raw.Vcpu >= (uint)_vcpus.Length || !_vcpus[raw.Vcpu].HasSpecialRegisters || (raw.Flags & ~_syscallFlags) != 0 || raw.Reserved != 0 ||
             raw.Name >= defined || raw.FullName >= defined || raw.Convention >= defined)
         {
             return false;
@@ -722,7 +734,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             ThrowSyscallWithoutEvent(recordOffset, vcpu);
         }
 
-        if ((flags & ~7) != 0 || reserved != 0)
+        if ((flags & ~_syscallFlags) != 0 || reserved != 0)
         {
             ThrowSyscallFlags(recordOffset, flags);
         }
@@ -866,6 +878,52 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         return (int)(hash ^ (hash >> 32) ^ (hash >> 13));
     }
 
+    /// <summary>A decoded map by its id (format 2): defined by a map record before, shared by every call that names it.</summary>
+    private IReadOnlyDictionary<string, object?>? ReadMapId(ref BodyReader reader, long recordOffset)
+    {
+        var id = reader.UInt32();
+        if (id >= (uint)_mapCount)
+        {
+            ThrowUndefinedMap(recordOffset, id);
+        }
+
+        return _maps[id];
+    }
+
+    private void ReadMapRecord(ReadOnlySpan<byte> body, long recordOffset)
+    {
+        if (body.Length < 6 || body.Length - 4 > TraceFormat.MaxInternedMapBytes)
+        {
+            throw Damaged(recordOffset, $"a map record of {body.Length} bytes (6 … {TraceFormat.MaxInternedMapBytes + 4})");
+        }
+
+        var id = BinaryPrimitives.ReadUInt32LittleEndian(body);
+        if (id != (uint)_mapCount || _mapCount >= TraceFormat.MaxInternedMaps)
+        {
+            throw Damaged(recordOffset, $"map id {id} is out of order (expected {_mapCount}, at most {TraceFormat.MaxInternedMaps})");
+        }
+
+        var reader = new BodyReader(this, body, recordOffset) { Position = 4 };
+        var map = reader.Map();
+        if (!reader.AtEnd)
+        {
+            throw Damaged(recordOffset, "a map record has bytes left over after its last entry");
+        }
+
+        // Every call naming the map gets this object: it must be one whose values cannot change.
+        if (map is not null && (map is not SmallMap small || !small.HasOnlyImmutableValues()))
+        {
+            throw Damaged(recordOffset, $"map {id} holds an array or more than {SmallMap.MaxCount} entries, which a map record may not (calls cannot share it)");
+        }
+
+        if (_mapCount == _maps.Length)
+        {
+            Array.Resize(ref _maps, Math.Max(64, _maps.Length * 2));
+        }
+
+        _maps[_mapCount++] = map;
+    }
+
     private void ReadString(ReadOnlySpan<byte> body, long recordOffset)
     {
         if (body.Length < 4 || body.Length - 4 > TraceFormat.MaxInternedStringBytes)
@@ -957,6 +1015,9 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
     [DoesNotReturn]
     private void ThrowSyscallFlags(long offset, byte flags) => throw Damaged(offset, $"a system call record with unknown flags 0x{flags:x2}");
+
+    [DoesNotReturn]
+    private void ThrowUndefinedMap(long offset, uint id) => throw Damaged(offset, $"a system call record names map {id}, which no map record before it defines");
 
     [DoesNotReturn]
     private void ThrowSyscallLeftOver(long offset) => throw Damaged(offset, "a system call record has bytes left over after its last field");

@@ -31,6 +31,10 @@ public sealed class TraceWriter : IDisposable, IAsyncDisposable
     private readonly int _blockTarget;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, uint> _interned = new(StringComparer.Ordinal);
+
+    // Decoded maps by their serialized bytes (format 2): a map written before is written again as
+    // its id, so a reader takes it from its table instead of comparing or decoding bytes.
+    private readonly Dictionary<byte[], uint> _maps = new(ByteSectionComparer.Instance);
     private byte[] _block;
     private int _blockLength;
     private int _blockRecords;
@@ -306,7 +310,7 @@ public sealed class TraceWriter : IDisposable, IAsyncDisposable
         BinaryPrimitives.WriteInt64LittleEndian(head[4..], s.Number);
         WriteName(s.Name);
         WriteName(s.FullName);
-        WriteName(s.Arguments.Convention.Name);
+        WriteName(s.Convention.Name);
         if (s.ThreadId is { } tid)
         {
             BinaryPrimitives.WriteInt64LittleEndian(Scratch(8), tid);
@@ -324,7 +328,56 @@ public sealed class TraceWriter : IDisposable, IAsyncDisposable
             WriteMap(process.Properties, "Process.Properties");
         }
 
+        var decodedAt = _scratchLength;
         WriteMap(s.Decoded, "Syscall.Decoded");
+        InternDecoded(s.Decoded, decodedAt);
+    }
+
+    /// <summary>
+    /// Replaces the decoded map just serialized at <paramref name="at"/> (the end of the record) by
+    /// its map id, defining the id first when the map is new and may be shared: at most
+    /// <see cref="TraceFormat.MaxInternedMapBytes"/> bytes, at most <see cref="SmallMap.MaxCount"/>
+    /// entries and no arrays, which a reader would hand to every call that has the map.
+    /// </summary>
+    private void InternDecoded(IReadOnlyDictionary<string, object?> map, int at)
+    {
+        var section = _scratch.AsSpan(at, _scratchLength - at);
+        if (map.Count == 0)
+        {
+            return;
+        }
+
+        var lookup = _maps.GetAlternateLookup<ReadOnlySpan<byte>>();
+        if (!lookup.TryGetValue(section, out var id))
+        {
+            if (section.Length > TraceFormat.MaxInternedMapBytes || map.Count > SmallMap.MaxCount || _maps.Count >= TraceFormat.MaxInternedMaps || HasArray(map))
+            {
+                return;
+            }
+
+            id = (uint)_maps.Count;
+            var body = AppendRecord(RecordKind.Map, 4 + section.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(body, id);
+            section.CopyTo(body[4..]);
+            _maps.Add(section.ToArray(), id);
+        }
+
+        _scratchLength = at;
+        BinaryPrimitives.WriteUInt32LittleEndian(Scratch(4), id);
+        _scratch[2] |= TraceFormat.SyscallDecodedIsMapId;
+    }
+
+    private static bool HasArray(IReadOnlyDictionary<string, object?> map)
+    {
+        foreach (var (_, value) in map)
+        {
+            if (value is byte[] or string[])
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void WriteMap(IReadOnlyDictionary<string, object?> map, string what)

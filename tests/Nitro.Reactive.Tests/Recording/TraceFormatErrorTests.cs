@@ -29,7 +29,7 @@ public sealed class TraceFormatErrorTests
         var error = TryReadAll(file, new CollectingVisitor());
 
         Assert.That(error!.Offset, Is.EqualTo(8));
-        Assert.That(error.Message, Does.Contain("version 2").And.Contain("newer Nitro.Reactive"));
+        Assert.That(error.Message, Does.Contain($"version {TraceFormat.CurrentVersion + 1}").And.Contain("newer Nitro.Reactive"));
     }
 
     [Test]
