@@ -97,13 +97,6 @@ public sealed class Syscall
         Decoded = decoded ?? s_nothingDecoded;
     }
 
-    /// <summary>
-    /// Gets the trap this call was decoded from. A replayed call builds it on the first read (the
-    /// same object every time after); <see cref="Direction"/>, <see cref="Vcpu"/>,
-    /// <see cref="Timestamp"/> and <see cref="ReturnValue"/> do not need it.
-    /// </summary>
-    public NitroEvent Event => Volatile.Read(ref _event) ?? CreateEvent();
-
     // WithEntry: the same call linked to its entry. It shares the event and the arguments where they
     // are built; a replayed exit whose event is not built yet gives the copy the trap's data instead.
     private Syscall(Syscall exit, Syscall entry)
@@ -126,6 +119,13 @@ public sealed class Syscall
         ReadLate = exit.ReadLate;
         Entry = entry;
     }
+
+    /// <summary>
+    /// Gets the trap this call was decoded from. A replayed call builds it on the first read (the
+    /// same object every time after); <see cref="Direction"/>, <see cref="Vcpu"/>,
+    /// <see cref="Timestamp"/> and <see cref="ReturnValue"/> do not need it.
+    /// </summary>
+    public NitroEvent Event => Volatile.Read(ref _event) ?? CreateEvent();
 
     /// <summary>Gets the system call number.</summary>
     public long Number { get; }
