@@ -31,19 +31,24 @@ namespace Nitro.Reactive.Recording;
 /// them per vCPU.</item>
 /// <item><b>Syscall</b>: decoded system call belonging to the last event record of the same vCPU
 /// (the writer writes that event first when needed). <c>u16 vcpu, u8 flags (1: thread id,
-/// 2: process, 4: parent pid, 8: decoded map id), u8 0, i64 number, str name, str fullName, str
-/// convention</c>, <c>[i64 threadId]</c>, <c>[i32 pid, str processName, [i32 parentPid], u16 n,
-/// n × (str key, value)]</c>, and the decoded arguments: <c>u16 n, n × (str key, value)</c>, or
-/// with flag 8 (format 2) the <c>u32</c> id of a map record.</item>
+/// 2: process, 4: parent pid, 8: decoded map id, 16: process id), u8 0, i64 number, str name, str
+/// fullName, str convention</c>, <c>[i64 threadId]</c>, the process: <c>[i32 pid, str
+/// processName, [i32 parentPid], u16 n, n × (str key, value)]</c>, or with flags 2 and 16 and not
+/// 4 (format 2) the <c>u32</c> id of a process record, and the decoded arguments: <c>u16 n, n ×
+/// (str key, value)</c>, or with flag 8 (format 2) the <c>u32</c> id of a map record.</item>
 /// <item><b>String</b>: <c>u32 id, bytes</c> — defines interned string <c>id</c> (ids are 0, 1,
 /// 2 … in order, at most <see cref="MaxInternedStrings"/>, each at most
 /// <see cref="MaxInternedStringBytes"/> bytes).</item>
+/// <item><b>End</b>: <c>u64 events, u64 syscalls, u64 strings, u64 sequence</c> — totals, and the
+/// sequence of the block holding it, which must be the last block of the file.</item>
 /// <item><b>Map</b> (format 2): <c>u32 id, u16 n, n × (str key, value)</c> — defines decoded map
 /// <c>id</c> (ids are 0, 1, 2 … in order, at most <see cref="MaxInternedMaps"/>, each at most
 /// <see cref="MaxInternedMapBytes"/> bytes after the id, no byte[] or string[] values), which the
 /// syscall records that name it share.</item>
-/// <item><b>End</b>: <c>u64 events, u64 syscalls, u64 strings, u64 sequence</c> — totals, and the
-/// sequence of the block holding it, which must be the last block of the file.</item>
+/// <item><b>Process</b> (format 2): <c>u32 id, u8 flags (4: parent pid), i32 pid, str name, [i32
+/// parentPid], u16 n, n × (str key, value)</c> — defines process <c>id</c> (ids 0, 1, 2 … in
+/// order, at most <see cref="MaxInternedProcesses"/>, each at most
+/// <see cref="MaxInternedProcessBytes"/> bytes after the flags, properties as a map record's).</item>
 /// </list>
 /// A <c>str</c> is a <c>u32</c> interned-string id, or <c>0xFFFFFFFF</c> followed by an inline
 /// <c>u32 length, bytes</c>. A value is <c>u8 tag</c> and payload: 0 null, 1 i64, 2 u64, 3 string
@@ -74,6 +79,12 @@ public static class TraceFormat
     /// <summary>The longest decoded-argument map a trace may define, in bytes; longer maps are written in their records.</summary>
     public const int MaxInternedMapBytes = 256;
 
+    /// <summary>The most processes a trace may define (format 2).</summary>
+    public const int MaxInternedProcesses = 65536;
+
+    /// <summary>The longest process a trace may define, in bytes after its id and flags; longer processes are written in their records.</summary>
+    public const int MaxInternedProcessBytes = 256;
+
     /// <summary>The highest vCPU index a trace may hold, plus one.</summary>
     public const int MaxVcpus = 4096;
 
@@ -91,6 +102,7 @@ public static class TraceFormat
     internal const byte SyscallHasProcess = 2;
     internal const byte SyscallHasParentPid = 4;
     internal const byte SyscallDecodedIsMapId = 8;
+    internal const byte SyscallProcessIsId = 16;
 
     /// <summary>Gets the 8 magic bytes that open every trace file (<c>NITROTRC</c>).</summary>
     public static ReadOnlySpan<byte> Magic => "NITROTRC"u8;
@@ -113,6 +125,7 @@ internal enum RecordKind : byte
     String = 3,
     End = 4,
     Map = 5,
+    Process = 6,
 }
 
 internal enum ValueTag : byte

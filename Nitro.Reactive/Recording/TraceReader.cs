@@ -43,6 +43,8 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     private (byte[] Section, IReadOnlyDictionary<string, object?> Map)[]? _decodedCache;
     private IReadOnlyDictionary<string, object?>?[] _maps = [];
     private int _mapCount;
+    private Process[] _processTable = [];
+    private int _processCount;
 
     // The syscall record flags this file's version defines (format 2 adds the map id).
     private int _syscallFlags = TraceFormat.SyscallHasThreadId | TraceFormat.SyscallHasProcess | TraceFormat.SyscallHasParentPid;
@@ -319,7 +321,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             _header = ParseMetadata(header[..checksumAt], BinaryPrimitives.ReadUInt16LittleEndian(header[8..]), flags);
             if (_header.Version >= 2)
             {
-                _syscallFlags |= TraceFormat.SyscallDecodedIsMapId;
+                _syscallFlags |= TraceFormat.SyscallDecodedIsMapId | TraceFormat.SyscallProcessIsId;
             }
         }
         finally
@@ -583,6 +585,9 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
                 case RecordKind.Map when _header!.Version >= 2:
                     ReadMapRecord(body, recordOffset);
                     break;
+                case RecordKind.Process when _header!.Version >= 2:
+                    ReadProcessRecord(body, recordOffset);
+                    break;
                 default:
                     ThrowUnknownKind(recordOffset, kind);
                     break;
@@ -657,7 +662,11 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         var flags = head.Flags;
         long? threadId = (flags & TraceFormat.SyscallHasThreadId) != 0 ? reader.Int64() : null;
         Process? process = null;
-        if ((flags & TraceFormat.SyscallHasProcess) != 0)
+        if ((flags & TraceFormat.SyscallProcessIsId) != 0)
+        {
+            process = ReadProcessId(ref reader, flags, recordOffset);
+        }
+        else if ((flags & TraceFormat.SyscallHasProcess) != 0)
         {
             process = ReadProcess(ref reader, body, (flags & TraceFormat.SyscallHasParentPid) != 0);
         }
@@ -890,6 +899,66 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         return _maps[id];
     }
 
+    /// <summary>A process by its id (format 2): defined by a process record before, shared by every call that names it.</summary>
+    private Process ReadProcessId(ref BodyReader reader, byte flags, long recordOffset)
+    {
+        // The process record holds the parent pid; "process id" comes with "process" and without "parent pid".
+        if ((flags & (TraceFormat.SyscallHasProcess | TraceFormat.SyscallHasParentPid)) != TraceFormat.SyscallHasProcess)
+        {
+            throw Damaged(recordOffset, $"a system call record with flags 0x{flags:x2}: a process id (16) comes with the process flag (2) and without the parent-pid flag (4)");
+        }
+
+        var id = reader.UInt32();
+        if (id >= (uint)_processCount)
+        {
+            ThrowUndefinedProcess(recordOffset, id);
+        }
+
+        return _processTable[id];
+    }
+
+    private void ReadProcessRecord(ReadOnlySpan<byte> body, long recordOffset)
+    {
+        if (body.Length < 15 || body.Length - 5 > TraceFormat.MaxInternedProcessBytes)
+        {
+            throw Damaged(recordOffset, $"a process record of {body.Length} bytes (15 … {TraceFormat.MaxInternedProcessBytes + 5})");
+        }
+
+        var id = BinaryPrimitives.ReadUInt32LittleEndian(body);
+        if (id != (uint)_processCount || _processCount >= TraceFormat.MaxInternedProcesses)
+        {
+            throw Damaged(recordOffset, $"process id {id} is out of order (expected {_processCount}, at most {TraceFormat.MaxInternedProcesses})");
+        }
+
+        var flags = body[4];
+        if ((flags & ~TraceFormat.SyscallHasParentPid) != 0)
+        {
+            throw Damaged(recordOffset, $"a process record with unknown flags 0x{flags:x2}");
+        }
+
+        var reader = new BodyReader(this, body, recordOffset) { Position = 5 };
+        var pid = reader.Int32();
+        var name = reader.Str();
+        int? parentPid = flags != 0 ? reader.Int32() : null;
+        var properties = reader.Map();
+        if (!reader.AtEnd)
+        {
+            throw Damaged(recordOffset, "a process record has bytes left over after its last property");
+        }
+
+        if (properties is not null && (properties is not SmallMap small || !small.HasOnlyImmutableValues()))
+        {
+            throw Damaged(recordOffset, $"process {id} has an array or more than {SmallMap.MaxCount} properties, which a process record may not (calls cannot share it)");
+        }
+
+        if (_processCount == _processTable.Length)
+        {
+            Array.Resize(ref _processTable, Math.Max(64, _processTable.Length * 2));
+        }
+
+        _processTable[_processCount++] = new Process(pid, name, parentPid, properties);
+    }
+
     private void ReadMapRecord(ReadOnlySpan<byte> body, long recordOffset)
     {
         if (body.Length < 6 || body.Length - 4 > TraceFormat.MaxInternedMapBytes)
@@ -1015,6 +1084,9 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
 
     [DoesNotReturn]
     private void ThrowSyscallFlags(long offset, byte flags) => throw Damaged(offset, $"a system call record with unknown flags 0x{flags:x2}");
+
+    [DoesNotReturn]
+    private void ThrowUndefinedProcess(long offset, uint id) => throw Damaged(offset, $"a system call record names process {id}, which no process record before it defines");
 
     [DoesNotReturn]
     private void ThrowUndefinedMap(long offset, uint id) => throw Damaged(offset, $"a system call record names map {id}, which no map record before it defines");

@@ -35,6 +35,11 @@ public sealed class TraceWriter : IDisposable, IAsyncDisposable
     // Decoded maps by their serialized bytes (format 2): a map written before is written again as
     // its id, so a reader takes it from its table instead of comparing or decoding bytes.
     private readonly Dictionary<byte[], uint> _maps = new(ByteSectionComparer.Instance);
+
+    // Processes the same way, by their serialized sections, one table per parent-pid flag (the
+    // flag says how the bytes parse); the ids are shared.
+    private readonly Dictionary<byte[], uint>[] _processes = [new(ByteSectionComparer.Instance), new(ByteSectionComparer.Instance)];
+    private int _processCount;
     private byte[] _block;
     private int _blockLength;
     private int _blockRecords;
@@ -318,6 +323,7 @@ public sealed class TraceWriter : IDisposable, IAsyncDisposable
 
         if (process is not null)
         {
+            var processAt = _scratchLength;
             BinaryPrimitives.WriteInt32LittleEndian(Scratch(4), process.Pid);
             WriteName(process.Name);
             if (process.ParentPid is { } ppid)
@@ -326,6 +332,7 @@ public sealed class TraceWriter : IDisposable, IAsyncDisposable
             }
 
             WriteMap(process.Properties, "Process.Properties");
+            InternProcess(process, processAt);
         }
 
         var decodedAt = _scratchLength;
@@ -365,6 +372,39 @@ public sealed class TraceWriter : IDisposable, IAsyncDisposable
         _scratchLength = at;
         BinaryPrimitives.WriteUInt32LittleEndian(Scratch(4), id);
         _scratch[2] |= TraceFormat.SyscallDecodedIsMapId;
+    }
+
+    /// <summary>
+    /// Replaces the process section just serialized at <paramref name="at"/> (the end of the record so
+    /// far) by its process id, defining the id first when the process is new and may be shared, by
+    /// the rules of <see cref="InternDecoded"/> for its properties. The record's flags then say
+    /// "process id" instead of "process" and "parent pid", which the process record holds.
+    /// </summary>
+    private void InternProcess(Process process, int at)
+    {
+        var section = _scratch.AsSpan(at, _scratchLength - at);
+        var hasParent = process.ParentPid is not null;
+        var lookup = _processes[hasParent ? 1 : 0].GetAlternateLookup<ReadOnlySpan<byte>>();
+        if (!lookup.TryGetValue(section, out var id))
+        {
+            var properties = process.Properties;
+            if (section.Length > TraceFormat.MaxInternedProcessBytes || properties.Count > SmallMap.MaxCount ||
+                _processCount >= TraceFormat.MaxInternedProcesses || HasArray(properties))
+            {
+                return;
+            }
+
+            id = (uint)_processCount++;
+            var body = AppendRecord(RecordKind.Process, 5 + section.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(body, id);
+            body[4] = hasParent ? TraceFormat.SyscallHasParentPid : (byte)0;
+            section.CopyTo(body[5..]);
+            _processes[hasParent ? 1 : 0].Add(section.ToArray(), id);
+        }
+
+        _scratchLength = at;
+        BinaryPrimitives.WriteUInt32LittleEndian(Scratch(4), id);
+        _scratch[2] = (byte)((_scratch[2] | TraceFormat.SyscallProcessIsId) & ~TraceFormat.SyscallHasParentPid);
     }
 
     private static bool HasArray(IReadOnlyDictionary<string, object?> map)

@@ -8,7 +8,7 @@ using CallingConvention = Nitro.Reactive.Syscalls.CallingConvention;
 
 namespace Nitro.Reactive.Tests.Recording;
 
-/// <summary>Format 2's map table: decoded maps written once and named by id, and what a reader refuses.</summary>
+/// <summary>Format 2's map and process tables: decoded maps and processes written once and named by id, and what a reader refuses.</summary>
 public sealed class TraceMapTableTests
 {
     [Test]
@@ -131,13 +131,125 @@ public sealed class TraceMapTableTests
         Assert.That(error!.Problem, Does.Contain("bytes left over"));
     }
 
+    [Test]
+    public async Task Repeated_processes_are_written_once_and_replayed_as_one_shared_object()
+    {
+        var processes = new[]
+        {
+            new Process(100, "bash", 1, Map(("tgid", 100L), ("path", "/usr/bin/bash"))),
+            new Process(101, "cat", null, Map(("tgid", 101L))),
+            new Process(102, "ls", 100, null),
+        };
+        var calls = CallsWith(240, _ => Map(("fd", 3L)), i => processes[i % 3]);
+
+        var file = WriteSyscalls(calls, blockSize: 4096);
+        var replayed = await TraceReplay.Syscalls(new MemoryStream(file)).ToList();
+
+        Assert.That(RecordKinds(file).Count(k => k == RecordKind.Process), Is.EqualTo(3));
+        for (var i = 0; i < replayed.Count; i++)
+        {
+            var expected = processes[i % 3];
+            var process = replayed[i].Process!;
+            Assert.That((process.Pid, process.Name, process.ParentPid), Is.EqualTo((expected.Pid, expected.Name, expected.ParentPid)), $"call {i}");
+            Assert.That(process.Properties, Is.EquivalentTo(expected.Properties), $"call {i}");
+            Assert.That(process, Is.SameAs(replayed[i % 3].Process), $"call {i} shares the process of call {i % 3}");
+        }
+    }
+
+    [Test]
+    public async Task A_process_with_an_array_property_stays_in_its_records()
+    {
+        var process = new Process(100, "bash", 1, Map(("argv", new[] { "bash", "-c" })));
+        var calls = CallsWith(20, _ => Map(("fd", 3L)), _ => process);
+
+        var file = WriteSyscalls(calls);
+        var replayed = await TraceReplay.Syscalls(new MemoryStream(file)).ToList();
+
+        Assert.That(RecordKinds(file), Does.Not.Contain(RecordKind.Process));
+        Assert.That(replayed.Select(c => c.Process!.Properties["argv"]), Has.All.EqualTo(new[] { "bash", "-c" }));
+    }
+
+    [Test]
+    public void A_process_record_in_a_version_1_file_is_an_unknown_record_kind()
+    {
+        var (header, records) = MinimalFile(version: 1);
+        var file = Concat(header, Block(0, [.. records, Record(RecordKind.Process, ProcessBody(0, flags: 0))]));
+
+        var error = TryReadAll(file, new CollectingVisitor());
+
+        Assert.That(error!.Problem, Does.Contain("unknown record kind 6"));
+    }
+
+    [Test]
+    public void A_syscall_naming_an_undefined_process_is_damage_at_that_record()
+    {
+        var (header, records) = MinimalFile(version: TraceFormat.CurrentVersion);
+        var process = Record(RecordKind.Process, ProcessBody(0, flags: 0));
+        var good = Record(RecordKind.Syscall, SyscallBodyWithProcessId(0, flags: 2 | 16));
+        var bad = Record(RecordKind.Syscall, SyscallBodyWithProcessId(1, flags: 2 | 16));
+        var file = Concat(header, Block(0, [.. records, process, good, bad]));
+
+        var visitor = new CollectingVisitor();
+        var error = TryReadAll(file, visitor);
+
+        Assert.That(error!.Problem, Does.Contain("names process 1, which no process record before it defines"));
+        Assert.That(error.Offset, Is.EqualTo(header.Length + TraceFormat.BlockHeaderSize + records.Sum(r => r.Length) + process.Length + good.Length));
+        Assert.That(visitor.Syscalls.Single().Record.Process!.Pid, Is.EqualTo(77));
+    }
+
+    [TestCase(16, "flags 0x10: a process id (16) comes with the process flag (2) and without the parent-pid flag (4)")]
+    [TestCase(2 | 4 | 16, "flags 0x16: a process id")]
+    public void A_process_id_without_the_process_flag_or_with_a_parent_pid_is_damage(int flags, string problem)
+    {
+        var (header, records) = MinimalFile(version: TraceFormat.CurrentVersion);
+        var file = Concat(header, Block(0, [.. records, Record(RecordKind.Process, ProcessBody(0, flags: 0)), Record(RecordKind.Syscall, SyscallBodyWithProcessId(0, (byte)flags))]));
+
+        var error = TryReadAll(file, new CollectingVisitor());
+
+        Assert.That(error!.Problem, Does.Contain(problem));
+    }
+
+    [TestCase(1u, 0, "process id 1 is out of order (expected 0")]
+    [TestCase(0u, 1, "a process record with unknown flags 0x01")]
+    public void A_process_record_out_of_order_or_with_unknown_flags_is_damage(uint id, int flags, string problem)
+    {
+        var (header, records) = MinimalFile(version: TraceFormat.CurrentVersion);
+        var file = Concat(header, Block(0, [.. records, Record(RecordKind.Process, ProcessBody(id, (byte)flags))]));
+
+        var error = TryReadAll(file, new CollectingVisitor());
+
+        Assert.That(error!.Problem, Does.Contain(problem));
+    }
+
     private static Dictionary<string, object?> Map(params (string Key, object? Value)[] entries) =>
         entries.ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
 
-    private static List<Syscall> CallsWith(int count, Func<int, Dictionary<string, object?>> decoded)
+    private static List<Syscall> CallsWith(int count, Func<int, Dictionary<string, object?>> decoded, Func<int, Process?>? process = null)
     {
         var events = TraceTestData.Events(count, 2, seed: 31);
-        return [.. events.Select((e, i) => new Syscall(e, 0, "read", "__x64_sys_read", null, new ArgumentMap(e, CallingConvention.LinuxX64, null), null, decoded(i)))];
+        return [.. events.Select((e, i) => new Syscall(e, 0, "read", "__x64_sys_read", process?.Invoke(i), new ArgumentMap(e, CallingConvention.LinuxX64, null), null, decoded(i)))];
+    }
+
+    // Process `id`: pid 77, name "x" (string 0), no parent unless flag 4, no properties.
+    private static byte[] ProcessBody(uint id, byte flags)
+    {
+        var body = new byte[4 + 1 + 4 + 4 + ((flags & 4) != 0 ? 4 : 0) + 2];
+        BinaryPrimitives.WriteUInt32LittleEndian(body, id);
+        body[4] = flags;
+        BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(5), 77);
+        BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(9), 0);
+        return body;
+    }
+
+    // A syscall record named "x" in linux-x64 with the given flags whose process is process `id` and whose map is empty.
+    private static byte[] SyscallBodyWithProcessId(uint id, byte flags)
+    {
+        var body = SyscallBody(0, 0, 1);
+        body[2] = flags;
+        var withId = new byte[body.Length + 4];
+        body.AsSpan(0, body.Length - 2).CopyTo(withId);
+        BinaryPrimitives.WriteUInt32LittleEndian(withId.AsSpan(body.Length - 2), id);
+        return withId;
     }
 
     private static List<RecordKind> RecordKinds(byte[] file)
