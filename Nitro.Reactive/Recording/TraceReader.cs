@@ -46,7 +46,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     private Process[] _processTable = [];
     private int _processCount;
 
-    // The syscall record flags this file's version defines (format 2 adds the map id).
+    // The syscall record flags this file's version defines (format 2 adds the map and process ids).
     private int _syscallFlags = TraceFormat.SyscallHasThreadId | TraceFormat.SyscallHasProcess | TraceFormat.SyscallHasParentPid;
     private VcpuState[] _vcpus = [];
     private byte[]? _scratch;
