@@ -47,7 +47,11 @@ public sealed class TraceWriter : IDisposable, IAsyncDisposable
     private byte[] _scratch;
     private int _scratchLength;
     private SpecialRegisters[] _lastSregs = [];
+
+    // Per vCPU: the last event written, when it is an object (a replayed call's event that was
+    // never built is not), and whether any event was, so that _lastSregs holds its registers.
     private NitroEvent?[] _lastEvent = [];
+    private bool[] _wroteEvent = [];
     private ulong _events;
     private ulong _syscalls;
     private bool _completed;
@@ -123,7 +127,7 @@ public sealed class TraceWriter : IDisposable, IAsyncDisposable
         try
         {
             ThrowIfCompleted();
-            WriteEventCore(@event);
+            WriteEventCore(@event.Vcpu, @event.Direction, @event.Mechanism, @event.Timestamp, in @event.Registers, in @event.SpecialRegisters, @event);
         }
         finally
         {
@@ -145,9 +149,15 @@ public sealed class TraceWriter : IDisposable, IAsyncDisposable
         try
         {
             ThrowIfCompleted();
-            if (syscall.Vcpu >= _lastEvent.Length || !ReferenceEquals(_lastEvent[syscall.Vcpu], syscall.Event))
+            // A replayed call whose event was never built cannot have had it written: write the trap
+            // from the call's own copy, without building the event.
+            if (syscall.EventIfBuilt is not { } @event)
             {
-                WriteEventCore(syscall.Event);
+                WriteEventCore(syscall.Vcpu, syscall.Direction, syscall.Mechanism, syscall.Timestamp, in syscall.TrapRegisters, in syscall.TrapSpecialRegisters, null);
+            }
+            else if (syscall.Vcpu >= _lastEvent.Length || !ReferenceEquals(_lastEvent[syscall.Vcpu], @event))
+            {
+                WriteEventCore(@event.Vcpu, @event.Direction, @event.Mechanism, @event.Timestamp, in @event.Registers, in @event.SpecialRegisters, @event);
             }
 
             _scratchLength = 0;
@@ -255,38 +265,41 @@ public sealed class TraceWriter : IDisposable, IAsyncDisposable
 
     private void ThrowIfCompleted() => ObjectDisposedException.ThrowIf(_completed, this);
 
-    private void WriteEventCore(NitroEvent e)
+    private void WriteEventCore(
+        int vcpu, SyscallDirection direction, SyscallMechanism mechanism, long timestamp, in Registers registers, in SpecialRegisters specialRegisters, NitroEvent? identity)
     {
-        var vcpu = e.Vcpu;
         if (vcpu >= TraceFormat.MaxVcpus)
         {
-            throw new ArgumentOutOfRangeException(nameof(e), vcpu, $"vCPU {vcpu} is beyond the {TraceFormat.MaxVcpus} vCPUs a trace can hold.");
+            throw new ArgumentOutOfRangeException(nameof(vcpu), vcpu, $"vCPU {vcpu} is beyond the {TraceFormat.MaxVcpus} vCPUs a trace can hold.");
         }
+
         if (vcpu >= _lastEvent.Length)
         {
             var length = Math.Min(TraceFormat.MaxVcpus, Math.Max(vcpu + 1, _lastEvent.Length * 2));
             Array.Resize(ref _lastEvent, length);
             Array.Resize(ref _lastSregs, length);
+            Array.Resize(ref _wroteEvent, length);
         }
 
-        var withSregs = _lastEvent[vcpu] is null || !_lastSregs[vcpu].Equals(e.SpecialRegisters);
+        var withSregs = !_wroteEvent[vcpu] || !_lastSregs[vcpu].Equals(specialRegisters);
         var body = AppendRecord(RecordKind.Event, withSregs ? TraceFormat.EventWithSregsSize : TraceFormat.EventFixedSize);
         BinaryPrimitives.WriteUInt16LittleEndian(body, (ushort)vcpu);
-        body[2] = (byte)e.Direction;
-        body[3] = (byte)e.Mechanism;
+        body[2] = (byte)direction;
+        body[3] = (byte)mechanism;
         body[4] = withSregs ? TraceFormat.EventHasSpecialRegisters : (byte)0;
         body[5] = 0;
         body[6] = 0;
         body[7] = 0;
-        BinaryPrimitives.WriteInt64LittleEndian(body[8..], e.Timestamp);
-        MemoryMarshal.AsBytes(new ReadOnlySpan<Registers>(in e.Registers)).CopyTo(body[16..]);
+        BinaryPrimitives.WriteInt64LittleEndian(body[8..], timestamp);
+        MemoryMarshal.AsBytes(new ReadOnlySpan<Registers>(in registers)).CopyTo(body[16..]);
         if (withSregs)
         {
-            MemoryMarshal.AsBytes(new ReadOnlySpan<SpecialRegisters>(in e.SpecialRegisters)).CopyTo(body[TraceFormat.EventFixedSize..]);
-            _lastSregs[vcpu] = e.SpecialRegisters;
+            MemoryMarshal.AsBytes(new ReadOnlySpan<SpecialRegisters>(in specialRegisters)).CopyTo(body[TraceFormat.EventFixedSize..]);
+            _lastSregs[vcpu] = specialRegisters;
         }
 
-        _lastEvent[vcpu] = e;
+        _lastEvent[vcpu] = identity;
+        _wroteEvent[vcpu] = true;
         _events++;
     }
 

@@ -176,6 +176,9 @@ public sealed class Syscall
     /// <summary>Gets the time from the matching entry to this exit, once paired.</summary>
     public TimeSpan? Duration => Entry is null ? null : TimeSpan.FromTicks((_timestamp - Entry._timestamp) / 100);
 
+    /// <summary>Gets the event if it is built (always, for a call that was not replayed).</summary>
+    internal NitroEvent? EventIfBuilt => Volatile.Read(ref _event);
+
     /// <summary>Gets the trapping instruction without building the event.</summary>
     internal SyscallMechanism Mechanism => _mechanism;
 

@@ -1,3 +1,4 @@
+using System.Reactive.Linq;
 using Nitro.Reactive.Events;
 using Nitro.Reactive.Recording;
 using Nitro.Reactive.Syscalls;
@@ -160,6 +161,27 @@ public sealed class TraceRoundTripTests
         var read = TraceTestData.ReadAll(stream.ToArray(), out var totals);
         Assert.That((totals.Events, totals.Syscalls), Is.EqualTo((50L, 50L)));
         Assert.That(read.Events.Select(e => e.Timestamp), Is.EqualTo(syscalls.Select(s => s.Event.Timestamp)));
+    }
+
+    [Test]
+    public async Task Replayed_calls_written_again_give_the_same_trace_without_building_their_events()
+    {
+        var originals = TraceTestData.Syscalls(400, seed: 41);
+        var first = TraceTestData.WriteSyscalls(originals, blockSize: 4096);
+        var replayed = await TraceReplay.Syscalls(new MemoryStream(first)).ToList();
+
+        // Half the calls have their event built before they are written again, half not.
+        var built = replayed.Where((_, i) => i % 2 == 0).Select(c => c.Event).ToList();
+        var second = TraceTestData.WriteSyscalls(replayed, blockSize: 4096);
+
+        var a = TraceTestData.ReadAll(first, out var firstTotals);
+        var b = TraceTestData.ReadAll(second, out var secondTotals);
+        Assert.That(b.Fingerprints, Is.EqualTo(a.Fingerprints), "every event and call record reads back the same");
+        Assert.That((secondTotals.Events, secondTotals.Syscalls), Is.EqualTo((firstTotals.Events, firstTotals.Syscalls)));
+        Assert.That(b.SpecialRegistersChanged, Is.EqualTo(a.SpecialRegistersChanged), "special registers are stored where they changed, not for every event");
+        Assert.That(second, Has.Length.EqualTo(first.Length));
+        Assert.That(built.Select((e, i) => ReferenceEquals(e, replayed[2 * i].Event)), Has.All.True);
+        Assert.That(replayed.Where((_, i) => i % 2 == 1).Select(c => c.EventIfBuilt), Has.All.Null, "writing built no event");
     }
 
     [Test]
