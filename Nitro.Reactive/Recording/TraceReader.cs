@@ -924,11 +924,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             throw Damaged(recordOffset, $"a process record of {body.Length} bytes (15 … {TraceFormat.MaxInternedProcessBytes + 5})");
         }
 
-        var id = BinaryPrimitives.ReadUInt32LittleEndian(body);
-        if (id != (uint)_processCount || _processCount >= TraceFormat.MaxInternedProcesses)
-        {
-            throw Damaged(recordOffset, $"process id {id} is out of order (expected {_processCount}, at most {TraceFormat.MaxInternedProcesses})");
-        }
+        var id = NextTableId(body, _processCount, TraceFormat.MaxInternedProcesses, "process", recordOffset);
 
         var flags = body[4];
         if ((flags & ~TraceFormat.SyscallHasParentPid) != 0)
@@ -946,17 +942,8 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             throw Damaged(recordOffset, "a process record has bytes left over after its last property");
         }
 
-        if (properties is not null && (properties is not SmallMap small || !small.HasOnlyImmutableValues()))
-        {
-            throw Damaged(recordOffset, $"process {id} has an array or more than {SmallMap.MaxCount} properties, which a process record may not (calls cannot share it)");
-        }
-
-        if (_processCount == _processTable.Length)
-        {
-            Array.Resize(ref _processTable, Math.Max(64, _processTable.Length * 2));
-        }
-
-        _processTable[_processCount++] = new Process(pid, name, parentPid, properties);
+        CheckShareable(properties, $"process {id}", recordOffset);
+        AddToTable(ref _processTable, ref _processCount, new Process(pid, name, parentPid, properties));
     }
 
     private void ReadMapRecord(ReadOnlySpan<byte> body, long recordOffset)
@@ -966,11 +953,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             throw Damaged(recordOffset, $"a map record of {body.Length} bytes (6 … {TraceFormat.MaxInternedMapBytes + 4})");
         }
 
-        var id = BinaryPrimitives.ReadUInt32LittleEndian(body);
-        if (id != (uint)_mapCount || _mapCount >= TraceFormat.MaxInternedMaps)
-        {
-            throw Damaged(recordOffset, $"map id {id} is out of order (expected {_mapCount}, at most {TraceFormat.MaxInternedMaps})");
-        }
+        var id = NextTableId(body, _mapCount, TraceFormat.MaxInternedMaps, "map", recordOffset);
 
         var reader = new BodyReader(this, body, recordOffset) { Position = 4 };
         var map = reader.Map();
@@ -979,18 +962,36 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             throw Damaged(recordOffset, "a map record has bytes left over after its last entry");
         }
 
-        // Every call naming the map gets this object: it must be one whose values cannot change.
+        CheckShareable(map, $"map {id}", recordOffset);
+        AddToTable(ref _maps, ref _mapCount, map);
+    }
+
+    private static void AddToTable<T>(ref T[] table, ref int count, T item)
+    {
+        if (count == table.Length)
+        {
+            Array.Resize(ref table, Math.Max(64, table.Length * 2));
+        }
+
+        table[count++] = item;
+    }
+
+    /// <summary>The id a map or process record defines, which must be the next one (format 2).</summary>
+    private uint NextTableId(ReadOnlySpan<byte> body, int count, int max, string what, long recordOffset)
+    {
+        var id = BinaryPrimitives.ReadUInt32LittleEndian(body);
+        return id == (uint)count && count < max
+            ? id
+            : throw Damaged(recordOffset, $"{what} id {id} is out of order (expected {count}, at most {max})");
+    }
+
+    /// <summary>Every call naming a map or process record gets the same object: nothing in it may be changeable.</summary>
+    private void CheckShareable(IReadOnlyDictionary<string, object?>? map, string what, long recordOffset)
+    {
         if (map is not null && (map is not SmallMap small || !small.HasOnlyImmutableValues()))
         {
-            throw Damaged(recordOffset, $"map {id} holds an array or more than {SmallMap.MaxCount} entries, which a map record may not (calls cannot share it)");
+            throw Damaged(recordOffset, $"{what} holds an array or more than {SmallMap.MaxCount} entries, which a record that calls share may not");
         }
-
-        if (_mapCount == _maps.Length)
-        {
-            Array.Resize(ref _maps, Math.Max(64, _maps.Length * 2));
-        }
-
-        _maps[_mapCount++] = map;
     }
 
     private void ReadString(ReadOnlySpan<byte> body, long recordOffset)
