@@ -976,7 +976,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         table[count++] = item;
     }
 
-    /// <summary>The id a map or process record defines, which must be the next one (format 2).</summary>
+    /// <summary>The id a string, map or process record defines, which must be the next one.</summary>
     private uint NextTableId(ReadOnlySpan<byte> body, int count, int max, string what, long recordOffset)
     {
         var id = BinaryPrimitives.ReadUInt32LittleEndian(body);
@@ -1001,24 +1001,14 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             throw Damaged(recordOffset, $"a string record of {body.Length} bytes (at most {TraceFormat.MaxInternedStringBytes + 4})");
         }
 
-        var id = BinaryPrimitives.ReadUInt32LittleEndian(body);
-        if (id != (uint)_stringCount || _stringCount >= TraceFormat.MaxInternedStrings)
-        {
-            throw Damaged(recordOffset, $"string id {id} is out of order (expected {_stringCount}, at most {TraceFormat.MaxInternedStrings})");
-        }
-
+        var id = NextTableId(body, _stringCount, TraceFormat.MaxInternedStrings, "string", recordOffset);
         var bytes = body[4..];
         if (!Utf8.IsValid(bytes))
         {
             throw Damaged(recordOffset, $"string {id} is not valid UTF-8");
         }
 
-        if (_stringCount == _strings.Length)
-        {
-            Array.Resize(ref _strings, _strings.Length * 2);
-        }
-
-        _strings[_stringCount++] = Encoding.UTF8.GetString(bytes);
+        AddToTable(ref _strings, ref _stringCount, Encoding.UTF8.GetString(bytes));
     }
 
     private void ReadEnd(ReadOnlySpan<byte> body, long recordOffset)
