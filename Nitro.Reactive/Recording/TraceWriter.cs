@@ -37,9 +37,9 @@ public sealed class TraceWriter : IDisposable, IAsyncDisposable
     private readonly Dictionary<byte[], uint> _maps = new(ByteSectionComparer.Instance);
 
     // Processes the same way, by their serialized sections, one table per parent-pid flag (the
-    // flag says how the bytes parse); the ids are shared.
+    // flag says how the bytes parse); the ids are shared, so the two counts together are the next id.
     private readonly Dictionary<byte[], uint>[] _processes = [new(ByteSectionComparer.Instance), new(ByteSectionComparer.Instance)];
-    private int _processCount;
+
     private byte[] _block;
     private int _blockLength;
     private int _blockRecords;
@@ -355,69 +355,74 @@ public sealed class TraceWriter : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// Replaces the decoded map just serialized at <paramref name="at"/> (the end of the record) by
-    /// its map id, defining the id first when the map is new and may be shared: at most
-    /// <see cref="TraceFormat.MaxInternedMapBytes"/> bytes, at most <see cref="SmallMap.MaxCount"/>
-    /// entries and no arrays, which a reader would hand to every call that has the map.
+    /// its map id, when <see cref="TryIntern"/> gives it one.
     /// </summary>
     private void InternDecoded(IReadOnlyDictionary<string, object?> map, int at)
     {
-        var section = _scratch.AsSpan(at, _scratchLength - at);
-        if (map.Count == 0)
+        if (map.Count > 0 && TryIntern(_maps, _maps.Count, map, at, RecordKind.Map, recordFlags: null, TraceFormat.MaxInternedMapBytes, TraceFormat.MaxInternedMaps, out var id))
         {
-            return;
+            ReplaceTailWithId(at, id);
+            _scratch[2] |= TraceFormat.SyscallDecodedIsMapId;
         }
-
-        var lookup = _maps.GetAlternateLookup<ReadOnlySpan<byte>>();
-        if (!lookup.TryGetValue(section, out var id))
-        {
-            if (section.Length > TraceFormat.MaxInternedMapBytes || map.Count > SmallMap.MaxCount || _maps.Count >= TraceFormat.MaxInternedMaps || HasArray(map))
-            {
-                return;
-            }
-
-            id = (uint)_maps.Count;
-            var body = AppendRecord(RecordKind.Map, 4 + section.Length);
-            BinaryPrimitives.WriteUInt32LittleEndian(body, id);
-            section.CopyTo(body[4..]);
-            _maps.Add(section.ToArray(), id);
-        }
-
-        _scratchLength = at;
-        BinaryPrimitives.WriteUInt32LittleEndian(Scratch(4), id);
-        _scratch[2] |= TraceFormat.SyscallDecodedIsMapId;
     }
 
     /// <summary>
     /// Replaces the process section just serialized at <paramref name="at"/> (the end of the record so
-    /// far) by its process id, defining the id first when the process is new and may be shared, by
-    /// the rules of <see cref="InternDecoded"/> for its properties. The record's flags then say
+    /// far) by its process id, when <see cref="TryIntern"/> gives it one. The record's flags then say
     /// "process id" instead of "process" and "parent pid", which the process record holds.
     /// </summary>
     private void InternProcess(Process process, int at)
     {
-        var section = _scratch.AsSpan(at, _scratchLength - at);
-        var hasParent = process.ParentPid is not null;
-        var lookup = _processes[hasParent ? 1 : 0].GetAlternateLookup<ReadOnlySpan<byte>>();
-        if (!lookup.TryGetValue(section, out var id))
+        var flags = process.ParentPid is not null ? TraceFormat.SyscallHasParentPid : (byte)0;
+        if (TryIntern(
+            _processes[flags == 0 ? 0 : 1], _processes[0].Count + _processes[1].Count, process.Properties, at, RecordKind.Process, flags, TraceFormat.MaxInternedProcessBytes, TraceFormat.MaxInternedProcesses, out var id))
         {
-            var properties = process.Properties;
-            if (section.Length > TraceFormat.MaxInternedProcessBytes || properties.Count > SmallMap.MaxCount ||
-                _processCount >= TraceFormat.MaxInternedProcesses || HasArray(properties))
-            {
-                return;
-            }
+            ReplaceTailWithId(at, id);
+            _scratch[2] = (byte)((_scratch[2] | TraceFormat.SyscallProcessIsId) & ~TraceFormat.SyscallHasParentPid);
+        }
+    }
 
-            id = (uint)_processCount++;
-            var body = AppendRecord(RecordKind.Process, 5 + section.Length);
-            BinaryPrimitives.WriteUInt32LittleEndian(body, id);
-            body[4] = hasParent ? TraceFormat.SyscallHasParentPid : (byte)0;
-            section.CopyTo(body[5..]);
-            _processes[hasParent ? 1 : 0].Add(section.ToArray(), id);
+    /// <summary>
+    /// The id of the section serialized from <paramref name="at"/> to the end of the scratch record
+    /// in <paramref name="table"/>, defining it first (a record of <paramref name="kind"/>: u32 id,
+    /// the optional flags byte, the section) when it is new and calls may share what it decodes to:
+    /// at most <paramref name="maxBytes"/> bytes, a map of <paramref name="entries"/> of at most
+    /// <see cref="SmallMap.MaxCount"/> entries and no arrays, and fewer than <paramref name="maxIds"/>
+    /// ids given. Ids count up from 0 per record kind: <paramref name="defined"/> is how many that
+    /// kind has given so far.
+    /// </summary>
+    private bool TryIntern(
+        Dictionary<byte[], uint> table, int defined, IReadOnlyDictionary<string, object?> entries, int at, RecordKind kind, byte? recordFlags, int maxBytes, int maxIds, out uint id)
+    {
+        var section = _scratch.AsSpan(at, _scratchLength - at);
+        if (table.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(section, out id))
+        {
+            return true;
         }
 
+        if (section.Length > maxBytes || entries.Count > SmallMap.MaxCount || defined >= maxIds || HasArray(entries))
+        {
+            return false;
+        }
+
+        id = (uint)defined;
+        var prefix = recordFlags is null ? 4 : 5;
+        var body = AppendRecord(kind, prefix + section.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(body, id);
+        if (recordFlags is { } flags)
+        {
+            body[4] = flags;
+        }
+
+        section.CopyTo(body[prefix..]);
+        table.Add(section.ToArray(), id);
+        return true;
+    }
+
+    private void ReplaceTailWithId(int at, uint id)
+    {
         _scratchLength = at;
         BinaryPrimitives.WriteUInt32LittleEndian(Scratch(4), id);
-        _scratch[2] = (byte)((_scratch[2] | TraceFormat.SyscallProcessIsId) & ~TraceFormat.SyscallHasParentPid);
     }
 
     private static bool HasArray(IReadOnlyDictionary<string, object?> map)
