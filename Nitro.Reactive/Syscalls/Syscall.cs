@@ -69,8 +69,9 @@ public sealed class Syscall
     }
 
     /// <summary>
-    /// Initializes a replayed call, whose <see cref="Event"/> and <see cref="Arguments"/> are built
-    /// on first use (most replayed calls are never asked for them).
+    /// Initializes a call from a trap's data: a replayed call, whose <see cref="Event"/> and
+    /// <see cref="Arguments"/> are built on first use (most replayed calls are never asked for
+    /// them), or the start of a <see cref="WithEntry"/> copy.
     /// </summary>
     internal Syscall(
         in TrapData trap,
@@ -97,25 +98,14 @@ public sealed class Syscall
         Decoded = decoded ?? s_nothingDecoded;
     }
 
-    // WithEntry: the same call linked to its entry. It shares the event and the arguments where they
-    // are built; a replayed exit whose event is not built yet gives the copy the trap's data instead.
+    // WithEntry: the same call linked to its entry, with the same trap data. It shares the event and
+    // the arguments where they are built; a replayed exit whose event is not built yet gives the
+    // copy only the trap's data, from which it builds its own when asked.
     private Syscall(Syscall exit, Syscall entry)
+        : this(exit.Trap, exit.Number, exit.Name, exit.FullName, exit.Process ?? entry.Process, exit.Convention, exit.ThreadId, exit.Decoded)
     {
-        _registers = exit._registers;
-        _specialRegisters = exit._specialRegisters;
-        _timestamp = exit._timestamp;
-        _vcpu = exit._vcpu;
-        _direction = exit._direction;
-        _mechanism = exit._mechanism;
-        _convention = exit._convention;
         _event = Volatile.Read(ref exit._event);
         _arguments = Volatile.Read(ref exit._arguments);
-        Number = exit.Number;
-        Name = exit.Name;
-        FullName = exit.FullName;
-        Process = exit.Process ?? entry.Process;
-        ThreadId = exit.ThreadId;
-        Decoded = exit.Decoded;
         ReadLate = exit.ReadLate;
         Entry = entry;
     }
@@ -175,6 +165,9 @@ public sealed class Syscall
 
     /// <summary>Gets the time from the matching entry to this exit, once paired.</summary>
     public TimeSpan? Duration => Entry is null ? null : TimeSpan.FromTicks((_timestamp - Entry._timestamp) / 100);
+
+    /// <summary>Gets the trap's data as this call holds it (no special registers of its own when it was built from an event).</summary>
+    private TrapData Trap => new(_vcpu, _direction, _mechanism, in _registers, _specialRegisters, _timestamp);
 
     /// <summary>Gets the event if it is built (always, for a call that was not replayed).</summary>
     internal NitroEvent? EventIfBuilt => Volatile.Read(ref _event);
@@ -265,7 +258,7 @@ public sealed class Syscall
 
 /// <summary>The trap a replayed call was decoded from, as the trace reader hands it over (see the replay constructor of <see cref="Syscall"/>).</summary>
 internal readonly ref struct TrapData(
-    int vcpu, SyscallDirection direction, SyscallMechanism mechanism, ref readonly Registers registers, SpecialRegistersSnapshot specialRegisters, long timestamp)
+    int vcpu, SyscallDirection direction, SyscallMechanism mechanism, ref readonly Registers registers, SpecialRegistersSnapshot? specialRegisters, long timestamp)
 {
     public readonly ref readonly Registers Registers = ref registers;
 
@@ -275,7 +268,8 @@ internal readonly ref struct TrapData(
 
     public SyscallMechanism Mechanism { get; } = mechanism;
 
-    public SpecialRegistersSnapshot SpecialRegisters { get; } = specialRegisters;
+    // Null only for the WithEntry copy of a call built from an event, which shares that event.
+    public SpecialRegistersSnapshot? SpecialRegisters { get; } = specialRegisters;
 
     public long Timestamp { get; } = timestamp;
 }
