@@ -19,33 +19,12 @@ internal static class PipelineHarness
 
     public static int Run(string[] args)
     {
-        var calls = DefaultCalls;
-        var runs = DefaultRuns;
-        string? rows = null;
-        for (var i = 0; i < args.Length; i++)
+        if (ParseArguments(args) is not { } parsed)
         {
-            switch (args[i])
-            {
-                case "--calls" when i + 1 < args.Length:
-                    calls = int.Parse(args[++i], NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
-                    break;
-                case "--runs" when i + 1 < args.Length:
-                    runs = int.Parse(args[++i], CultureInfo.InvariantCulture);
-                    break;
-                case "--rows" when i + 1 < args.Length:
-                    rows = args[++i];
-                    break;
-                default:
-                    Console.Error.WriteLine($"pipeline: unknown argument '{args[i]}'. Usage: pipeline [--calls N] [--runs R] [--rows hace]");
-                    return 2;
-            }
-        }
-
-        if (calls < 2 || runs < 1)
-        {
-            Console.Error.WriteLine("pipeline: --calls must be at least 2 and --runs at least 1.");
             return 2;
         }
+
+        var (calls, runs, rows, pairs) = parsed;
 
         var path = Path.Combine(Path.GetTempPath(), $"nitro-pipeline-{Environment.ProcessId}.trace");
         try
@@ -66,13 +45,58 @@ internal static class PipelineHarness
                 ("(f) -> Decouple(4096) -> Count", () => TraceReplay.Syscalls(path).Decouple(4096).Count().Wait()),
             ];
 
-            RunCases(cases, calls, runs, rows);
+            if (pairs > 0)
+            {
+                RunPairs(cases[0].Body, cases[3].Body, calls, pairs);
+            }
+            else
+            {
+                RunCases(cases, calls, runs, rows);
+            }
+
             return 0;
         }
         finally
         {
             File.Delete(path);
         }
+    }
+
+    private static (int Calls, int Runs, string? Rows, int Pairs)? ParseArguments(string[] args)
+    {
+        var calls = DefaultCalls;
+        var runs = DefaultRuns;
+        string? rows = null;
+        var pairs = 0;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--calls" when i + 1 < args.Length:
+                    calls = int.Parse(args[++i], NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+                    break;
+                case "--runs" when i + 1 < args.Length:
+                    runs = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                    break;
+                case "--rows" when i + 1 < args.Length:
+                    rows = args[++i];
+                    break;
+                case "--pairs" when i + 1 < args.Length:
+                    pairs = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                    break;
+                default:
+                    Console.Error.WriteLine($"pipeline: unknown argument '{args[i]}'. Usage: pipeline [--calls N] [--runs R] [--rows hace] [--pairs P]");
+                    return null;
+            }
+        }
+
+        if (calls < 2 || runs < 1 || pairs < 0)
+        {
+            Console.Error.WriteLine("pipeline: --calls must be at least 2, --runs at least 1 and --pairs at least 0.");
+            return null;
+        }
+
+        return (calls, runs, rows, pairs);
     }
 
     private static void RunCases((string Name, Func<long> Body)[] cases, int calls, int runs, string? rows)
@@ -98,6 +122,54 @@ internal static class PipelineHarness
 
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"(c) / (h) = {(rates[0] > 0 ? rates[3] / rates[0] : double.NaN):F2} (target >= 0.5); load after: {LoadAverage()}"));
+    }
+
+    /// <summary>
+    /// The target's ratio (c) / (h) from runs of the two taken side by side: each pair runs both,
+    /// in alternating order, one right after the other, so that a drift of the machine's speed
+    /// (other tenants, frequency) hits both alike and cancels in that pair's ratio.
+    /// </summary>
+    private static void RunPairs(Func<long> hand, Func<long> replay, int calls, int pairs)
+    {
+        Console.WriteLine($"load before: {LoadAverage()}");
+        Measure(hand, 1);
+        Measure(replay, 1);
+        var ratios = new double[pairs];
+        var handNs = new double[pairs];
+        var replayNs = new double[pairs];
+        for (var p = 0; p < pairs; p++)
+        {
+            double h, c;
+            if (p % 2 == 0)
+            {
+                h = Time(hand);
+                c = Time(replay);
+            }
+            else
+            {
+                c = Time(replay);
+                h = Time(hand);
+            }
+
+            (ratios[p], handNs[p], replayNs[p]) = (h / c, h * 1e9 / calls, c * 1e9 / calls);
+        }
+
+        Array.Sort(ratios);
+        Array.Sort(handNs);
+        Array.Sort(replayNs);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{pairs} pairs: (h) median {handNs[pairs / 2]:F1} ns/call, (c) median {replayNs[pairs / 2]:F1} ns/call"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"(c) / (h) per pair: median {ratios[pairs / 2]:F3}, quartiles {ratios[pairs / 4]:F3} … {ratios[pairs * 3 / 4]:F3}, range {ratios[0]:F3} … {ratios[^1]:F3} (target >= 0.5); load after: {LoadAverage()}"));
+    }
+
+    private static double Time(Func<long> body)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var watch = Stopwatch.StartNew();
+        body();
+        return watch.Elapsed.TotalSeconds;
     }
 
     private static string LoadAverage()
