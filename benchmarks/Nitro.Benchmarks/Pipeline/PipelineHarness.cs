@@ -132,8 +132,13 @@ internal static class PipelineHarness
     private static void RunPairs(Func<long> hand, Func<long> replay, int calls, int pairs)
     {
         Console.WriteLine($"load before: {LoadAverage()}");
-        Measure(hand, 1);
-        Measure(replay, 1);
+        var (_, _, handCount) = Measure(hand, 1);
+        var (_, _, replayCount) = Measure(replay, 1);
+        if (handCount != replayCount)
+        {
+            throw new InvalidOperationException($"pipeline: (h) counted {handCount} calls and (c) {replayCount}; the pair would compare different work.");
+        }
+
         var ratios = new double[pairs];
         var handNs = new double[pairs];
         var replayNs = new double[pairs];
