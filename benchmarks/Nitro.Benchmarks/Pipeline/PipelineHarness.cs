@@ -147,13 +147,13 @@ internal static class PipelineHarness
             double h, c;
             if (p % 2 == 0)
             {
-                h = Time(hand);
-                c = Time(replay);
+                h = RunOnce(hand).Seconds;
+                c = RunOnce(replay).Seconds;
             }
             else
             {
-                c = Time(replay);
-                h = Time(hand);
+                c = RunOnce(replay).Seconds;
+                h = RunOnce(hand).Seconds;
             }
 
             (ratios[p], handNs[p], replayNs[p]) = (h / c, h * 1e9 / calls, c * 1e9 / calls);
@@ -168,13 +168,16 @@ internal static class PipelineHarness
             $"(c) / (h) per pair: median {ratios[pairs / 2]:F3}, quartiles {ratios[pairs / 4]:F3} … {ratios[pairs * 3 / 4]:F3}, range {ratios[0]:F3} … {ratios[^1]:F3} (target >= 0.5); load after: {LoadAverage()}"));
     }
 
-    private static double Time(Func<long> body)
+    /// <summary>One measured run, from a collected heap: its time, the bytes it allocated and its result.</summary>
+    private static (double Seconds, long Bytes, long Result) RunOnce(Func<long> body)
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
+        var before = GC.GetTotalAllocatedBytes(precise: true);
         var watch = Stopwatch.StartNew();
-        body();
-        return watch.Elapsed.TotalSeconds;
+        var result = body();
+        watch.Stop();
+        return (watch.Elapsed.TotalSeconds, GC.GetTotalAllocatedBytes(precise: true) - before, result);
     }
 
     private static string LoadAverage()
@@ -206,14 +209,7 @@ internal static class PipelineHarness
         var bytes = new long[runs];
         for (var r = 0; r < runs; r++)
         {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-            var before = GC.GetTotalAllocatedBytes(precise: true);
-            var watch = Stopwatch.StartNew();
-            result = body();
-            watch.Stop();
-            bytes[r] = GC.GetTotalAllocatedBytes(precise: true) - before;
-            seconds[r] = watch.Elapsed.TotalSeconds;
+            (seconds[r], bytes[r], result) = RunOnce(body);
         }
 
         Array.Sort(seconds);
