@@ -15,6 +15,15 @@ public sealed class ReplayOptions
     /// <summary>Gets the speed factor for timed replay: 2 halves every gap, 0.5 doubles it. Must be positive.</summary>
     public double Speed { get; init; } = 1.0;
 
+    /// <summary>
+    /// Gets whether a trace file of 2 MiB or more is read ahead (the default): a thread-pool thread
+    /// reads the next megabytes and computes their block checksums while the replay decodes, so
+    /// that a replay runs faster when a core is free, at the price of more CPU time in all (the
+    /// read-ahead's thread and the decoding one both touch the file's bytes). Turn it off where
+    /// many replays share few cores. Streams and smaller files are read inline either way.
+    /// </summary>
+    public bool ReadAhead { get; init; } = true;
+
     /// <summary>Gets the name used in error messages when replaying a stream.</summary>
     public string? FileName { get; init; }
 

@@ -92,6 +92,9 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     /// </summary>
     internal SyscallNameFilter? NameFilter { get; set; }
 
+    /// <summary>Gets how many block payloads were checked with a checksum the read-ahead computed.</summary>
+    internal int ChecksumsReadAhead { get; private set; }
+
     /// <summary>Opens a reader over a stream (through <see cref="PipeReader.Create(Stream, StreamPipeReaderOptions?)"/>).</summary>
     /// <param name="stream">The source.</param>
     /// <param name="fileName">The file name for error messages, when known.</param>
@@ -105,19 +108,43 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             fileName);
     }
 
-    /// <summary>Opens a trace file for reading.</summary>
+    /// <summary>Opens a trace file for reading, read ahead when it is 2 MiB or more.</summary>
     /// <param name="path">The file path.</param>
     /// <returns>The reader, which owns the file.</returns>
     /// <exception cref="IOException">The file cannot be opened.</exception>
-    public static TraceReader OpenFile(string path)
+    public static TraceReader OpenFile(string path) => OpenFile(path, readAhead: true);
+
+    /// <summary>Opens a trace file for reading.</summary>
+    /// <param name="path">The file path.</param>
+    /// <param name="readAhead">
+    /// Whether a regular file of 2 MiB or more is read ahead: a thread-pool thread reads the next
+    /// megabytes and computes their block checksums while the caller decodes (see
+    /// <see cref="ReplayOptions.ReadAhead"/>). Otherwise, and for smaller files, FIFOs and devices,
+    /// the reader reads on the caller's thread.
+    /// </param>
+    /// <returns>The reader, which owns the file.</returns>
+    /// <exception cref="IOException">The file cannot be opened.</exception>
+    public static TraceReader OpenFile(string path, bool readAhead)
     {
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-
-        // A regular file is read inline (a page-cache copy); anything else (a FIFO, a device) through the stream pipe.
-        return stream.CanSeek
-            ? new TraceReader(new FilePipeReader(stream, leaveOpen: false), path)
-            : Open(stream, path, leaveOpen: false);
+        try
+        {
+            // A regular file is read ahead or inline (a page-cache copy); anything else (a FIFO, a
+            // device) through the stream pipe.
+            return stream.CanSeek
+                ? OpenFile(stream, path, readAhead && stream.Length >= ReadAheadFilePipeReader.MinimumLength)
+                : Open(stream, path, leaveOpen: false);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>Opens a reader over a regular file's stream, read ahead or inline.</summary>
+    internal static TraceReader OpenFile(Stream stream, string path, bool readAhead) =>
+        new(readAhead ? new ReadAheadFilePipeReader(stream, leaveOpen: false) : new FilePipeReader(stream, leaveOpen: false), path);
 
     /// <summary>Reads and checks the file header (once; later calls return it again).</summary>
     /// <param name="cancellationToken">Stops waiting for input.</param>
@@ -452,7 +479,16 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         var slice = buffer.Slice(TraceFormat.BlockHeaderSize, payloadLength);
         var payload = Payload(slice, (int)payloadLength);
 
-        var computed = Crc32C.Compute(payload);
+        // A file read ahead has the payload's checksum computed already, over these very bytes.
+        if (_pipe is ReadAheadFilePipeReader ahead && ahead.TryGetPayloadChecksum(payload, out var computed))
+        {
+            ChecksumsReadAhead++;
+        }
+        else
+        {
+            computed = Crc32C.Compute(payload);
+        }
+
         if (computed != payloadChecksum)
         {
             throw Damaged(_offset, $"block payload checksum mismatch (stored 0x{payloadChecksum:x8}, computed 0x{computed:x8}): the block is damaged");

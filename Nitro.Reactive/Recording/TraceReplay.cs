@@ -27,7 +27,7 @@ public static class TraceReplay
     public static IObservable<NitroEvent> Events(string path, ReplayOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return Replay(() => TraceReader.OpenFile(path), options, static () => new EventReplayVisitor());
+        return Replay(() => TraceReader.OpenFile(path, options?.ReadAhead ?? true), options, static () => new EventReplayVisitor());
     }
 
     /// <summary>Replays the raw events of a trace read from a stream, which stays open (the caller owns it).</summary>
@@ -47,7 +47,7 @@ public static class TraceReplay
     public static IObservable<Syscall> Syscalls(string path, ReplayOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return new SyscallReplayObservable(() => TraceReader.OpenFile(path), CheckOptions(options), names: null);
+        return new SyscallReplayObservable(() => TraceReader.OpenFile(path, options?.ReadAhead ?? true), CheckOptions(options), names: null);
     }
 
     /// <summary>Replays the decoded system calls of a trace read from a stream, which stays open (the caller owns it).</summary>

@@ -10,107 +10,58 @@ namespace Nitro.Reactive.Recording.Internal;
 /// synchronous <see cref="FileStream"/> costs per read, and a contiguous buffer means no block
 /// straddles two segments. Not for pipes or sockets, where a read may block.
 /// </summary>
-internal sealed class FilePipeReader(Stream stream, bool leaveOpen) : PipeReader
+internal sealed class FilePipeReader : ContiguousPipeReader
 {
     private const int ReadSize = 64 * 1024;
 
-    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(512 * 1024);
-    private int _start;
-    private int _end;
-    private bool _needMore = true;
-    private bool _completed;
-    private bool _eof;
-    private ReadOnlySequence<byte> _last;
+    private readonly Stream _stream;
+    private readonly bool _leaveOpen;
 
-    public override bool TryRead(out ReadResult result)
+    public FilePipeReader(Stream stream, bool leaveOpen)
     {
-        ObjectDisposedException.ThrowIf(_completed, this);
-        if (_needMore && !_eof)
-        {
-            result = default;
-            return false;
-        }
-
-        result = Result();
-        return true;
-    }
-
-    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
-    {
-        ObjectDisposedException.ThrowIf(_completed, this);
-        cancellationToken.ThrowIfCancellationRequested();
-        if (_needMore && !_eof)
-        {
-            Fill();
-        }
-
-        return new ValueTask<ReadResult>(Result());
-    }
-
-    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
-
-    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
-    {
-        var consumedBytes = (int)_last.Slice(0, consumed).Length;
-        var examinedBytes = (int)_last.Slice(0, examined).Length;
-        _start += consumedBytes;
-        _needMore = examinedBytes == (int)_last.Length;
-        _last = default;
-    }
-
-    public override void CancelPendingRead()
-    {
-        // Reads never wait, so there is nothing pending to cancel.
+        _stream = stream;
+        _leaveOpen = leaveOpen;
+        SetWindow(ArrayPool<byte>.Shared.Rent(512 * 1024), 0, 0, isEnd: false);
     }
 
     public override void Complete(Exception? exception = null)
     {
-        if (_completed)
+        if (IsCompleted)
         {
             return;
         }
 
-        _completed = true;
-        var buffer = _buffer;
-        _buffer = [];
+        IsCompleted = true;
+        var buffer = Buffer;
+        SetWindow([], 0, 0, isEnd: true);
         ArrayPool<byte>.Shared.Return(buffer);
-        if (!leaveOpen)
+        if (!_leaveOpen)
         {
-            stream.Dispose();
+            _stream.Dispose();
         }
     }
 
-    private ReadResult Result()
-    {
-        _last = new ReadOnlySequence<byte>(_buffer, _start, _end - _start);
-        return new ReadResult(_last, isCanceled: false, isCompleted: _eof);
-    }
-
-    private void Fill()
+    protected override void Fill(CancellationToken cancellationToken)
     {
         // Keep the unconsumed bytes at the front, grow when they leave no room for a read.
-        if (_start > 0)
+        var buffer = Buffer;
+        var end = End - Start;
+        if (Start > 0)
         {
-            _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
-            _end -= _start;
-            _start = 0;
+            buffer.AsSpan(Start, end).CopyTo(buffer);
         }
 
-        if (_buffer.Length - _end < ReadSize)
+        if (buffer.Length - end < ReadSize)
         {
-            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _end + ReadSize));
-            _buffer.AsSpan(0, _end).CopyTo(grown);
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = grown;
+            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(buffer.Length * 2, end + ReadSize));
+            buffer.AsSpan(0, end).CopyTo(grown);
+            ArrayPool<byte>.Shared.Return(buffer);
+            buffer = grown;
         }
 
-        var read = stream.Read(_buffer, _end, _buffer.Length - _end);
-        if (read == 0)
-        {
-            _eof = true;
-        }
-
-        _end += read;
-        _needMore = false;
+        // The window moves before the read, so that a failing read leaves it consistent.
+        SetWindow(buffer, 0, end, isEnd: false);
+        var read = _stream.Read(buffer, end, buffer.Length - end);
+        SetWindow(buffer, 0, end + read, isEnd: read == 0);
     }
 }

@@ -43,11 +43,12 @@ internal static class PipelineHarness
                 ("(d) -> WhereProcess(bash) -> PairWithExit -> Count", () => TraceReplay.Syscalls(path).WhereProcess("bash").PairWithExit().Count().Wait()),
                 ("(e) -> JsonLinesWriter(Stream.Null)", () => WriteJson(path)),
                 ("(f) -> Decouple(4096) -> Count", () => TraceReplay.Syscalls(path).Decouple(4096).Count().Wait()),
+                ("(i) (c) with the file read inline, no read-ahead", () => TraceReplay.Syscalls(path, new ReplayOptions { ReadAhead = false }).WhereSyscall("openat", "read").Count().Wait()),
             ];
 
             if (pairs > 0)
             {
-                RunPairs(cases[0].Body, cases[3].Body, calls, pairs);
+                RunPairs(cases[0].Body, cases[3].Body, cases[7].Body, calls, pairs);
             }
             else
             {
@@ -103,8 +104,8 @@ internal static class PipelineHarness
     {
         Console.WriteLine($"load before: {LoadAverage()}");
         Console.WriteLine();
-        Console.WriteLine($"| {"pipeline",-52} | {"events/s",12} | {"ns/event",9} | {"B/event",8} | {"result",10} |");
-        Console.WriteLine($"|{new string('-', 54)}|{new string('-', 13)}:|{new string('-', 10)}:|{new string('-', 9)}:|{new string('-', 11)}:|");
+        Console.WriteLine($"| {"pipeline",-52} | {"events/s",12} | {"ns/event",9} | {"CPU ns/event",12} | {"B/event",8} | {"result",10} |");
+        Console.WriteLine($"|{new string('-', 54)}|{new string('-', 13)}:|{new string('-', 10)}:|{new string('-', 13)}:|{new string('-', 9)}:|{new string('-', 11)}:|");
         var rates = new double[cases.Length];
         for (var c = 0; c < cases.Length; c++)
         {
@@ -114,10 +115,10 @@ internal static class PipelineHarness
                 continue;
             }
 
-            var (seconds, bytes, result) = Measure(body, runs);
+            var (seconds, cpu, bytes, result) = Measure(body, runs);
             rates[c] = calls / seconds;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {name,-52} | {calls / seconds,12:N0} | {seconds * 1e9 / calls,9:F0} | {(double)bytes / calls,8:F0} | {result,10:N0} |"));
+                $"| {name,-52} | {calls / seconds,12:N0} | {seconds * 1e9 / calls,9:F0} | {cpu * 1e9 / calls,12:F0} | {(double)bytes / calls,8:F0} | {result,10:N0} |"));
         }
 
         Console.WriteLine();
@@ -125,59 +126,66 @@ internal static class PipelineHarness
     }
 
     /// <summary>
-    /// The target's ratio (c) / (h) from runs of the two taken side by side: each pair runs both,
-    /// in alternating order, one right after the other, so that a drift of the machine's speed
-    /// (other tenants, frequency) hits both alike and cancels in that pair's ratio.
+    /// The target's ratio (c) / (h) from runs of the two taken side by side: each round runs (h),
+    /// (c) and (i), (c) without the read-ahead, one right after the other, in rotating order, so that
+    /// a drift of the machine's speed (other tenants, frequency) hits all alike and cancels in that
+    /// round's ratios.
     /// </summary>
-    private static void RunPairs(Func<long> hand, Func<long> replay, int calls, int pairs)
+    private static void RunPairs(Func<long> hand, Func<long> replay, Func<long> inline, int calls, int pairs)
     {
         Console.WriteLine($"load before: {LoadAverage()}");
-        var (_, _, handCount) = Measure(hand, 1);
-        var (_, _, replayCount) = Measure(replay, 1);
-        if (handCount != replayCount)
+        Func<long>[] bodies = [hand, replay, inline];
+        var counts = bodies.Select(body => Measure(body, 1).Result).ToArray();
+        if (counts.Distinct().Count() != 1)
         {
-            throw new InvalidOperationException($"pipeline: (h) counted {handCount} calls and (c) {replayCount}; the pair would compare different work.");
+            throw new InvalidOperationException($"pipeline: (h), (c) and (i) counted {string.Join(", ", counts)} calls; the pairs would compare different work.");
         }
 
-        var ratios = new double[pairs];
-        var handNs = new double[pairs];
-        var replayNs = new double[pairs];
+        var runs = new (double Seconds, double Cpu)[pairs, bodies.Length];
         for (var p = 0; p < pairs; p++)
         {
-            double h, c;
-            if (p % 2 == 0)
+            for (var k = 0; k < bodies.Length; k++)
             {
-                h = RunOnce(hand).Seconds;
-                c = RunOnce(replay).Seconds;
+                var b = (p + k) % bodies.Length;
+                var (seconds, cpu, _, _) = RunOnce(bodies[b]);
+                runs[p, b] = (seconds, cpu);
             }
-            else
-            {
-                c = RunOnce(replay).Seconds;
-                h = RunOnce(hand).Seconds;
-            }
-
-            (ratios[p], handNs[p], replayNs[p]) = (h / c, h * 1e9 / calls, c * 1e9 / calls);
         }
 
-        Array.Sort(ratios);
-        Array.Sort(handNs);
-        Array.Sort(replayNs);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{pairs} pairs: (h) median {handNs[pairs / 2]:F1} ns/call, (c) median {replayNs[pairs / 2]:F1} ns/call"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"(c) / (h) per pair: median {ratios[pairs / 2]:F3}, quartiles {ratios[pairs / 4]:F3} … {ratios[pairs * 3 / 4]:F3}, range {ratios[0]:F3} … {ratios[^1]:F3} (target >= 0.5); load after: {LoadAverage()}"));
+        string Median(Func<int, double> of, string format = "F1")
+        {
+            var values = Enumerable.Range(0, pairs).Select(of).Order().ToArray();
+            return string.Create(CultureInfo.InvariantCulture,
+                $"median {values[pairs / 2].ToString(format, CultureInfo.InvariantCulture)}, quartiles {values[pairs / 4].ToString(format, CultureInfo.InvariantCulture)} … {values[pairs * 3 / 4].ToString(format, CultureInfo.InvariantCulture)}, range {values[0].ToString(format, CultureInfo.InvariantCulture)} … {values[^1].ToString(format, CultureInfo.InvariantCulture)}");
+        }
+
+        Console.WriteLine($"{pairs} rounds, ns per call:");
+        Console.WriteLine($"  (h) wall {Median(p => runs[p, 0].Seconds * 1e9 / calls)}; CPU {Median(p => runs[p, 0].Cpu * 1e9 / calls)}");
+        Console.WriteLine($"  (c) wall {Median(p => runs[p, 1].Seconds * 1e9 / calls)}; CPU {Median(p => runs[p, 1].Cpu * 1e9 / calls)}");
+        Console.WriteLine($"  (i) wall {Median(p => runs[p, 2].Seconds * 1e9 / calls)}; CPU {Median(p => runs[p, 2].Cpu * 1e9 / calls)}");
+        Console.WriteLine("ratios per round (CPU: all threads of the process, the read-ahead's and the GC's included):");
+        Console.WriteLine($"  (c) / (h) wall {Median(p => runs[p, 0].Seconds / runs[p, 1].Seconds, "F3")} (target >= 0.5)");
+        Console.WriteLine($"  (c) / (h) CPU  {Median(p => runs[p, 0].Cpu / runs[p, 1].Cpu, "F3")}");
+        Console.WriteLine($"  (i) / (h) wall {Median(p => runs[p, 0].Seconds / runs[p, 2].Seconds, "F3")}");
+        Console.WriteLine($"  (i) / (h) CPU  {Median(p => runs[p, 0].Cpu / runs[p, 2].Cpu, "F3")}");
+        Console.WriteLine($"load after: {LoadAverage()}");
     }
 
-    /// <summary>One measured run, from a collected heap: its time, the bytes it allocated and its result.</summary>
-    private static (double Seconds, long Bytes, long Result) RunOnce(Func<long> body)
+    /// <summary>
+    /// One measured run, from a collected heap: its wall time, the CPU time of all the process's
+    /// threads over it (a read-ahead thread's included, and the GC's), the bytes it allocated and its result.
+    /// </summary>
+    private static (double Seconds, double Cpu, long Bytes, long Result) RunOnce(Func<long> body)
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
         var before = GC.GetTotalAllocatedBytes(precise: true);
+        var cpuBefore = Environment.CpuUsage.TotalTime;
         var watch = Stopwatch.StartNew();
         var result = body();
         watch.Stop();
-        return (watch.Elapsed.TotalSeconds, GC.GetTotalAllocatedBytes(precise: true) - before, result);
+        var cpu = (Environment.CpuUsage.TotalTime - cpuBefore).TotalSeconds;
+        return (watch.Elapsed.TotalSeconds, cpu, GC.GetTotalAllocatedBytes(precise: true) - before, result);
     }
 
     private static string LoadAverage()
@@ -192,7 +200,7 @@ internal static class PipelineHarness
         }
     }
 
-    private static (double Seconds, long Bytes, long Result) Measure(Func<long> body, int runs)
+    private static (double Seconds, double Cpu, long Bytes, long Result) Measure(Func<long> body, int runs)
     {
         // Warm-up: the page cache, and the JIT's tiering. Methods reach their final code only after
         // they have run a while (tier 0, then instrumented, then optimized with the profile, in the
@@ -206,15 +214,17 @@ internal static class PipelineHarness
         }
 
         var seconds = new double[runs];
+        var cpu = new double[runs];
         var bytes = new long[runs];
         for (var r = 0; r < runs; r++)
         {
-            (seconds[r], bytes[r], result) = RunOnce(body);
+            (seconds[r], cpu[r], bytes[r], result) = RunOnce(body);
         }
 
         Array.Sort(seconds);
+        Array.Sort(cpu);
         Array.Sort(bytes);
-        return (seconds[runs / 2], bytes[runs / 2], result);
+        return (seconds[runs / 2], cpu[runs / 2], bytes[runs / 2], result);
     }
 
     private static long CountRawEvents(string path)

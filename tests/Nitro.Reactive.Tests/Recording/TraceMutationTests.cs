@@ -16,7 +16,7 @@ public sealed class TraceMutationTests
     private const int Files = 12_000;
     private const long AllocationBound = 64L << 20;
 
-    private sealed record Template(byte[] File, List<ulong> Records, List<int> Blocks, List<int> RecordsBefore);
+    internal sealed record Template(byte[] File, List<ulong> Records, List<int> Blocks, List<int> RecordsBefore);
 
     [Test]
     public void Damaged_files_fail_cleanly_with_a_prefix_of_the_intact_records()
@@ -110,7 +110,7 @@ public sealed class TraceMutationTests
         return null;
     }
 
-    private static byte[] Mutate(Template template, int kind, Random rng, out int trustedRecords)
+    internal static byte[] Mutate(Template template, int kind, Random rng, out int trustedRecords)
     {
         var file = template.File;
         trustedRecords = int.MaxValue;
@@ -204,7 +204,7 @@ public sealed class TraceMutationTests
         return copy;
     }
 
-    private static Template MakeTemplate(byte[] file)
+    internal static Template MakeTemplate(byte[] file)
     {
         var visitor = new CollectingVisitor { KeepObjects = false };
         var before = new List<int>();
