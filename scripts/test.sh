@@ -54,5 +54,7 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The build or a test host failed before any result was written: count it as a failure.
   failed=1
 fi
-echo "$passed passed, $failed failed, $skipped skipped"
+# Skipped tests on a line of their own: the last line is exactly "N passed, N failed".
+echo "$skipped skipped"
+echo "$passed passed, $failed failed"
 exit "$status"
