@@ -26,7 +26,8 @@ namespace Nitro.Reactive.Recording.Internal;
 /// <para>At most <see cref="ChunkCount"/> chunks of <see cref="ChunkCapacity"/> bytes are in
 /// flight. The work item runs only while a chunk is free and returns its thread to the pool
 /// otherwise, so a reader that is never completed holds no thread. <see cref="Complete"/> waits
-/// for a running read to finish before it closes the file. An I/O error reaches the consumer
+/// for a running read to finish before it closes the file (not for a work item still queued: that
+/// one finds the reader completed and does nothing). An I/O error reaches the consumer
 /// after the bytes read before it, when it asks for more.</para>
 /// </remarks>
 internal sealed class ReadAheadFilePipeReader : ContiguousPipeReader
@@ -53,8 +54,10 @@ internal sealed class ReadAheadFilePipeReader : ContiguousPipeReader
     private long _fileOffset;
     private Stage _stage = Stage.Header;
 
-    // Under _gate: whether a work item is queued or running, and whether Complete was called.
-    private bool _producing;
+    // Under _gate: whether a work item is queued or running, whether it is filling a chunk (using
+    // the stream), and whether Complete was called.
+    private bool _scheduled;
+    private bool _filling;
     private bool _completed;
 
     // Set by the producer once the file has ended (or failed): nothing left to schedule.
@@ -134,8 +137,9 @@ internal sealed class ReadAheadFilePipeReader : ContiguousPipeReader
             _completed = true;
             IsCompleted = true;
 
-            // A running read finishes its chunk and stops; nothing new starts after this.
-            while (_producing)
+            // A running read finishes its chunk and stops; a work item that has not started yet
+            // will find the reader completed and touch nothing.
+            while (_filling)
             {
                 Monitor.Wait(_gate);
             }
@@ -232,12 +236,12 @@ internal sealed class ReadAheadFilePipeReader : ContiguousPipeReader
     {
         lock (_gate)
         {
-            if (_producing || _completed || _fileDone)
+            if (_scheduled || _completed || _fileDone)
             {
                 return;
             }
 
-            _producing = true;
+            _scheduled = true;
         }
 
         ThreadPool.UnsafeQueueUserWorkItem(static reader => reader.Produce(), this, preferLocal: false);
@@ -253,15 +257,30 @@ internal sealed class ReadAheadFilePipeReader : ContiguousPipeReader
             {
                 if (_completed || _fileDone || !_free.TryDequeue(out chunk))
                 {
-                    _producing = false;
-                    Monitor.PulseAll(_gate);
+                    _scheduled = false;
                     return;
                 }
+
+                _filling = true;
             }
 
             Fill(chunk);
-            _ready.Enqueue(chunk);
-            _readyCount.Release();
+            lock (_gate)
+            {
+                _filling = false;
+                if (_completed)
+                {
+                    // Complete has waited for this chunk and handed the others back; this one is ours.
+                    Monitor.PulseAll(_gate);
+                    _scheduled = false;
+                    Return(chunk);
+                    return;
+                }
+
+                // Under the lock, so that Complete cannot dispose the semaphore in between.
+                _ready.Enqueue(chunk);
+                _readyCount.Release();
+            }
         }
     }
 

@@ -173,6 +173,30 @@ public sealed class ReadAheadFilePipeReaderTests
     }
 
     [Test]
+    public async Task Completing_at_any_moment_leaves_no_read_running_and_the_file_closed()
+    {
+        var rng = new Random(507);
+        for (var i = 0; i < 300; i++)
+        {
+            var stream = new TrackingStream(s_large.Value);
+            var reader = new ReadAheadFilePipeReader(stream, leaveOpen: false);
+            if (i % 3 == 1)
+            {
+                var first = await reader.ReadAsync();
+                reader.AdvanceTo(first.Buffer.GetPosition(first.Buffer.Length / 2), first.Buffer.End);
+            }
+
+            Thread.SpinWait(rng.Next(0, 200_000));
+            reader.Complete();
+            await Task.Delay(rng.Next(0, 2));
+
+            Assert.That(stream.ReadsRunning, Is.Zero, $"round {i}: a read is running after Complete");
+            Assert.That(stream.IsDisposed, Is.True, $"round {i}: the file is closed");
+            Assert.That(stream.ReadsAfterDisposal, Is.Zero, $"round {i}: read after Complete");
+        }
+    }
+
+    [Test]
     public async Task A_large_trace_file_replays_as_its_stream_does_and_disposal_closes_it()
     {
         var file = s_large.Value;
@@ -300,6 +324,47 @@ public sealed class ReadAheadFilePipeReaderTests
         }
 
         public override int Read(Span<byte> buffer) => ReadThroughArray(this, buffer);
+    }
+
+    /// <summary>A file that tracks running reads, its disposal, and reads after it.</summary>
+    private sealed class TrackingStream(byte[] data) : MemoryStream(data, writable: false)
+    {
+        private int _running;
+        private int _afterDisposal;
+        private volatile bool _disposed;
+
+        public int ReadsRunning => Volatile.Read(ref _running);
+
+        public int ReadsAfterDisposal => Volatile.Read(ref _afterDisposal);
+
+        public bool IsDisposed => _disposed;
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            Interlocked.Increment(ref _running);
+            try
+            {
+                if (_disposed)
+                {
+                    Interlocked.Increment(ref _afterDisposal);
+                }
+
+                Thread.SpinWait(2_000);
+                return base.Read(buffer, offset, count);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _running);
+            }
+        }
+
+        public override int Read(Span<byte> buffer) => ReadThroughArray(this, buffer);
+
+        protected override void Dispose(bool disposing)
+        {
+            _disposed = true;
+            base.Dispose(disposing);
+        }
     }
 
     private static int ReadThroughArray(Stream stream, Span<byte> buffer)
