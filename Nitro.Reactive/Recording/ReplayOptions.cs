@@ -16,7 +16,8 @@ public sealed class ReplayOptions
     public double Speed { get; init; } = 1.0;
 
     /// <summary>
-    /// Gets whether a trace file of 2 MiB or more is read ahead (the default): a thread-pool thread
+    /// Gets whether a trace file of 2 MiB or more is read ahead (the default; never when the process
+    /// has only one processor): a thread-pool thread
     /// reads the next megabytes and computes their block checksums while the replay decodes, so
     /// that a replay runs faster when a core is free, at the price of more CPU time in all (the
     /// read-ahead's thread and the decoding one both touch the file's bytes). Turn it off where

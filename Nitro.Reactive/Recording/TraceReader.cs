@@ -108,7 +108,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             fileName);
     }
 
-    /// <summary>Opens a trace file for reading, read ahead when it is 2 MiB or more.</summary>
+    /// <summary>Opens a trace file for reading, read ahead when it is 2 MiB or more and the process has more than one processor.</summary>
     /// <param name="path">The file path.</param>
     /// <returns>The reader, which owns the file.</returns>
     /// <exception cref="IOException">The file cannot be opened.</exception>
@@ -117,10 +117,10 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
     /// <summary>Opens a trace file for reading.</summary>
     /// <param name="path">The file path.</param>
     /// <param name="readAhead">
-    /// Whether a regular file of 2 MiB or more is read ahead: a thread-pool thread reads the next
-    /// megabytes and computes their block checksums while the caller decodes (see
-    /// <see cref="ReplayOptions.ReadAhead"/>). Otherwise, and for smaller files, FIFOs and devices,
-    /// the reader reads on the caller's thread.
+    /// Whether a regular file of 2 MiB or more is read ahead when the process may use more than one
+    /// processor: a thread-pool thread reads the next megabytes and computes their block checksums
+    /// while the caller decodes (see <see cref="ReplayOptions.ReadAhead"/>). Otherwise, and for
+    /// smaller files, FIFOs and devices, the reader reads on the caller's thread.
     /// </param>
     /// <returns>The reader, which owns the file.</returns>
     /// <exception cref="IOException">The file cannot be opened.</exception>
@@ -132,7 +132,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
             // A regular file is read ahead or inline (a page-cache copy); anything else (a FIFO, a
             // device) through the stream pipe.
             return stream.CanSeek
-                ? OpenFile(stream, path, readAhead && stream.Length >= ReadAheadFilePipeReader.MinimumLength)
+                ? OpenFile(stream, path, readAhead && ReadAheadFilePipeReader.IsWorthIt(stream.Length))
                 : Open(stream, path, leaveOpen: false);
         }
         catch

@@ -79,6 +79,12 @@ internal sealed class ReadAheadFilePipeReader : ContiguousPipeReader
         Schedule();
     }
 
+    /// <summary>
+    /// Whether reading a file of <paramref name="length"/> bytes ahead can pay: it is large enough,
+    /// and the process has a second processor to read on (with one, the read-ahead only adds work).
+    /// </summary>
+    public static bool IsWorthIt(long length) => length >= MinimumLength && Environment.ProcessorCount > 1;
+
     private enum Stage
     {
         Header,

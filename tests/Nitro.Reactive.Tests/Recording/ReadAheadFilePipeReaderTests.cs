@@ -97,7 +97,9 @@ public sealed class ReadAheadFilePipeReaderTests
             await reader.ReadToEndAsync(visitor);
 
             Assert.That(visitor.Fingerprints, Is.EqualTo(ReadInline(s_large.Value).Visitor.Fingerprints));
-            Assert.That(reader.ChecksumsReadAhead, Is.EqualTo(readAhead ? BlockOffsets(s_large.Value).Count : 0));
+            // With one processor there is nothing to read ahead on.
+            var expected = readAhead && Environment.ProcessorCount > 1 ? BlockOffsets(s_large.Value).Count : 0;
+            Assert.That(reader.ChecksumsReadAhead, Is.EqualTo(expected));
         }
         finally
         {
