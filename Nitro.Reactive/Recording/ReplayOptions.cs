@@ -17,11 +17,11 @@ public sealed class ReplayOptions
 
     /// <summary>
     /// Gets whether a trace file of 2 MiB or more is read ahead (the default; never when the process
-    /// has only one processor): a thread-pool thread
-    /// reads the next megabytes and computes their block checksums while the replay decodes, so
-    /// that a replay runs faster when a core is free, at the price of more CPU time in all (the
-    /// read-ahead's thread and the decoding one both touch the file's bytes). Turn it off where
-    /// many replays share few cores. Streams and smaller files are read inline either way.
+    /// has only one processor): a thread-pool thread reads the next megabytes and computes their
+    /// block checksums while the replay decodes, so that a replay runs faster when a core is free,
+    /// at the price of more CPU time in all (the read-ahead's thread and the decoding one both
+    /// touch the file's bytes). Turn it off where many replays share few cores. Streams and
+    /// smaller files are read inline either way.
     /// </summary>
     public bool ReadAhead { get; init; } = true;
 
