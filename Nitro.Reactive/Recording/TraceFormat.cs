@@ -92,6 +92,10 @@ public static class TraceFormat
     public const int BlockHeaderSize = 20;
 
     internal const int FixedHeaderSize = 18;
+
+    /// <summary>The bytes of the file header up to and including its length field (offset 12).</summary>
+    internal const int HeaderLengthEnd = 16;
+
     internal const int RecordHeaderSize = 5;
     internal const int EventFixedSize = 16 + Events.Registers.Size;
     internal const int EventWithSregsSize = EventFixedSize + Events.SpecialRegisters.Size;
@@ -106,6 +110,12 @@ public static class TraceFormat
 
     /// <summary>Gets the 8 magic bytes that open every trace file (<c>NITROTRC</c>).</summary>
     public static ReadOnlySpan<byte> Magic => "NITROTRC"u8;
+
+    /// <summary>Whether a file header of <paramref name="length"/> bytes (its checksum included) is within the format's bounds.</summary>
+    internal static bool IsValidHeaderLength(uint length) => length >= FixedHeaderSize + 4 && length <= MaxHeaderLength;
+
+    /// <summary>Whether a block payload of <paramref name="length"/> bytes is within the format's bounds.</summary>
+    internal static bool IsValidBlockPayload(uint length) => length is > 0 and <= MaxBlockPayload;
 
     internal static class Keys
     {

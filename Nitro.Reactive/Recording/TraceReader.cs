@@ -376,7 +376,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         }
 
         headerLength = BinaryPrimitives.ReadUInt32LittleEndian(fixedPart[12..]);
-        if (headerLength < TraceFormat.FixedHeaderSize + 4 || headerLength > TraceFormat.MaxHeaderLength)
+        if (!TraceFormat.IsValidHeaderLength(headerLength))
         {
             throw Damaged(12, $"header length {headerLength} is outside {TraceFormat.FixedHeaderSize + 4} … {TraceFormat.MaxHeaderLength}");
         }
@@ -523,7 +523,7 @@ public sealed class TraceReader : IAsyncDisposable, IDisposable
         var count = BinaryPrimitives.ReadUInt32LittleEndian(head[4..]);
         var sequence = BinaryPrimitives.ReadUInt32LittleEndian(head[8..]);
         var headChecksum = BinaryPrimitives.ReadUInt32LittleEndian(head[16..]);
-        if (payloadLength == 0 || payloadLength > TraceFormat.MaxBlockPayload)
+        if (!TraceFormat.IsValidBlockPayload(payloadLength))
         {
             throw Damaged(_offset, $"block length {payloadLength} is outside 1 … {TraceFormat.MaxBlockPayload} bytes");
         }

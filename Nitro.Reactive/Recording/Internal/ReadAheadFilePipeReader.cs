@@ -50,7 +50,7 @@ internal sealed class ReadAheadFilePipeReader : ContiguousPipeReader
 
     // Producer state: only the running work item touches it.
     private readonly byte[] _nextHead = new byte[TraceFormat.BlockHeaderSize];
-    private int _nextHeadLength;
+    private bool _nextHeadRead;
     private long _fileOffset;
     private Stage _stage = Stage.Header;
 
@@ -328,19 +328,19 @@ internal sealed class ReadAheadFilePipeReader : ContiguousPipeReader
 
     private void FillHeader(Chunk chunk)
     {
-        if (!Read(chunk, 16))
+        if (!Read(chunk, TraceFormat.HeaderLengthEnd))
         {
             return;
         }
 
-        var headerLength = BinaryPrimitives.ReadUInt32LittleEndian(chunk.Buffer.AsSpan(12));
-        if (headerLength < TraceFormat.FixedHeaderSize + 4 || headerLength > TraceFormat.MaxHeaderLength)
+        var headerLength = BinaryPrimitives.ReadUInt32LittleEndian(chunk.Buffer.AsSpan(TraceFormat.HeaderLengthEnd - 4));
+        if (!TraceFormat.IsValidHeaderLength(headerLength))
         {
             _stage = Stage.Raw;
             return;
         }
 
-        if (Read(chunk, (int)headerLength - 16))
+        if (Read(chunk, (int)headerLength - TraceFormat.HeaderLengthEnd))
         {
             _stage = Stage.Blocks;
         }
@@ -351,25 +351,25 @@ internal sealed class ReadAheadFilePipeReader : ContiguousPipeReader
     {
         while (true)
         {
-            if (_nextHeadLength == 0)
+            if (!_nextHeadRead)
             {
                 var got = _stream.ReadAtLeast(_nextHead, _nextHead.Length, throwOnEndOfStream: false);
-                _nextHeadLength = got;
                 if (got < _nextHead.Length)
                 {
                     // The file ends in a block header (or right after a block): the bytes as they are.
                     Append(chunk, _nextHead.AsSpan(0, got));
-                    _nextHeadLength = 0;
                     _stage = Stage.Done;
                     return;
                 }
+
+                _nextHeadRead = true;
             }
 
             var payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(_nextHead);
-            if (payloadLength == 0 || payloadLength > TraceFormat.MaxBlockPayload)
+            if (!TraceFormat.IsValidBlockPayload(payloadLength))
             {
                 Append(chunk, _nextHead);
-                _nextHeadLength = 0;
+                _nextHeadRead = false;
                 _stage = Stage.Raw;
                 return;
             }
@@ -381,7 +381,7 @@ internal sealed class ReadAheadFilePipeReader : ContiguousPipeReader
             }
 
             Append(chunk, _nextHead);
-            _nextHeadLength = 0;
+            _nextHeadRead = false;
             var payloadAt = chunk.Length;
             if (!Read(chunk, (int)payloadLength))
             {
