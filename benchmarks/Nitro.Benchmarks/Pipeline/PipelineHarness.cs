@@ -155,8 +155,8 @@ internal static class PipelineHarness
         string Median(Func<int, double> of, string format = "F1")
         {
             var values = Enumerable.Range(0, pairs).Select(of).Order().ToArray();
-            return string.Create(CultureInfo.InvariantCulture,
-                $"median {values[pairs / 2].ToString(format, CultureInfo.InvariantCulture)}, quartiles {values[pairs / 4].ToString(format, CultureInfo.InvariantCulture)} … {values[pairs * 3 / 4].ToString(format, CultureInfo.InvariantCulture)}, range {values[0].ToString(format, CultureInfo.InvariantCulture)} … {values[^1].ToString(format, CultureInfo.InvariantCulture)}");
+            string At(int index) => values[index].ToString(format, CultureInfo.InvariantCulture);
+            return $"median {At(pairs / 2)}, quartiles {At(pairs / 4)} … {At(pairs * 3 / 4)}, range {At(0)} … {At(pairs - 1)}";
         }
 
         Console.WriteLine($"{pairs} rounds, ns per call:");

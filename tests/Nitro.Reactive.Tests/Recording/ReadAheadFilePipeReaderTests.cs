@@ -159,7 +159,7 @@ public sealed class ReadAheadFilePipeReaderTests
     [Test]
     public async Task Completing_waits_for_a_running_read_and_nothing_is_read_after()
     {
-        using var stream = new SlowStream(s_large.Value);
+        using var stream = new TrackingStream(s_large.Value, readDelay: TimeSpan.FromMilliseconds(30), maxRead: 64 * 1024);
         var reader = new ReadAheadFilePipeReader(stream, leaveOpen: true);
         var first = await reader.ReadAsync();
         reader.AdvanceTo(first.Buffer.Start);
@@ -180,7 +180,7 @@ public sealed class ReadAheadFilePipeReaderTests
         var rng = new Random(507);
         for (var i = 0; i < 300; i++)
         {
-            var stream = new TrackingStream(s_large.Value);
+            var stream = new TrackingStream(s_large.Value, readDelay: TimeSpan.Zero, maxRead: int.MaxValue);
             var reader = new ReadAheadFilePipeReader(stream, leaveOpen: false);
             if (i % 3 == 1)
             {
@@ -300,40 +300,18 @@ public sealed class ReadAheadFilePipeReaderTests
         public override int Read(Span<byte> buffer) => ReadThroughArray(this, buffer);
     }
 
-    /// <summary>A slow file that counts its reads and how many are running.</summary>
-    private sealed class SlowStream(byte[] data) : MemoryStream(data, writable: false)
+    /// <summary>
+    /// A file whose reads take <paramref name="readDelay"/> (a spin when zero) and return at most
+    /// <paramref name="maxRead"/> bytes, which counts its reads, those running, and those after its disposal.
+    /// </summary>
+    private sealed class TrackingStream(byte[] data, TimeSpan readDelay, int maxRead) : MemoryStream(data, writable: false)
     {
         private int _reads;
         private int _running;
-
-        public int Reads => Volatile.Read(ref _reads);
-
-        public int ReadsRunning => Volatile.Read(ref _running);
-
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            Interlocked.Increment(ref _reads);
-            Interlocked.Increment(ref _running);
-            try
-            {
-                Thread.Sleep(30);
-                return base.Read(buffer, offset, Math.Min(count, 64 * 1024));
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _running);
-            }
-        }
-
-        public override int Read(Span<byte> buffer) => ReadThroughArray(this, buffer);
-    }
-
-    /// <summary>A file that tracks running reads, its disposal, and reads after it.</summary>
-    private sealed class TrackingStream(byte[] data) : MemoryStream(data, writable: false)
-    {
-        private int _running;
         private int _afterDisposal;
         private volatile bool _disposed;
+
+        public int Reads => Volatile.Read(ref _reads);
 
         public int ReadsRunning => Volatile.Read(ref _running);
 
@@ -343,6 +321,7 @@ public sealed class ReadAheadFilePipeReaderTests
 
         public override int Read(byte[] buffer, int offset, int count)
         {
+            Interlocked.Increment(ref _reads);
             Interlocked.Increment(ref _running);
             try
             {
@@ -351,8 +330,16 @@ public sealed class ReadAheadFilePipeReaderTests
                     Interlocked.Increment(ref _afterDisposal);
                 }
 
-                Thread.SpinWait(2_000);
-                return base.Read(buffer, offset, count);
+                if (readDelay > TimeSpan.Zero)
+                {
+                    Thread.Sleep(readDelay);
+                }
+                else
+                {
+                    Thread.SpinWait(2_000);
+                }
+
+                return base.Read(buffer, offset, Math.Min(count, maxRead));
             }
             finally
             {
